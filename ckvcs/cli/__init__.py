@@ -1,0 +1,1 @@
+"""The ``ckv`` command line: typer commands that parse, call the API, render."""

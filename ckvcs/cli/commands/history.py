@@ -1,0 +1,100 @@
+"""ckv log, ckv show."""
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from .. import render
+from ..app import app
+
+
+def _mix(m: dict[str, int]) -> str:
+    return " ".join(f"{k}:{v}" for k, v in sorted(m.items()))
+
+
+@app.command()
+def log(
+    ctx: typer.Context,
+    ref: str = typer.Argument("HEAD", help="Start from this revision."),
+    limit: Optional[int] = typer.Option(None, "--max-count", "-n", min=1, help="Show at most N commits."),
+    oneline: bool = typer.Option(False, "--oneline", help="One line per commit."),
+    sparsity: bool = typer.Option(False, "--sparsity",
+                                  help="Per commit: changed fraction vs parent, stored bytes, ratio, codec mix."),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Show commits, newest first."""
+    entries = ctx.obj.repo().log(ref, limit)
+    if json_out:
+        render.emit_json(entries)
+        return
+    if sparsity:
+        t = Table(box=None, pad_edge=False)
+        for col in ("commit", "step", "changed", "", "raw", "stored", "ratio", "codecs", "refs"):
+            t.add_column(col, justify="right" if col in ("step", "changed", "raw", "stored", "ratio") else "left")
+        for c in entries:
+            t.add_row(c.id[:12], "-" if c.step is None else str(c.step), render.pct(c.changed_fraction),
+                      render.bar(c.changed_fraction, 12), render.size(c.raw_bytes), render.size(c.stored_bytes),
+                      render.ratio(c.raw_bytes, c.stored_bytes), _mix(c.codec_mix), ", ".join(c.refs))
+        render.out.print(t)
+        return
+    for c in entries:
+        deco = f" ({', '.join(c.refs)})" if c.refs else ""
+        first = c.message.splitlines()[0] if c.message else ""
+        if oneline:
+            render.out.print(f"{c.id[:12]}{deco} {first}".rstrip(), markup=False)
+            continue
+        render.out.print(f"commit {c.id}{deco}", style="yellow", markup=False)
+        if c.step is not None:
+            render.out.print(f"Step:   {c.step}", markup=False)
+        render.out.print(f"Author: {c.author}\nDate:   {render.when(c.time)}", markup=False)
+        render.out.print(f"Stored: {render.size(c.stored_bytes)} of {render.size(c.raw_bytes)} "
+                         f"({render.ratio(c.raw_bytes, c.stored_bytes)})", markup=False)
+        render.out.print("", markup=False)
+        for line in (c.message.splitlines() or ["(no message)"]):
+            render.out.print(f"    {line}", markup=False)
+        render.out.print("", markup=False)
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    ref: str = typer.Argument("HEAD", help="Revision to show."),
+    tensors: bool = typer.Option(False, "--tensors", help="List every tensor: dtype, shape, codec, changed, stored."),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Show one commit: its metadata, files and (with --tensors) tensors."""
+    res = ctx.obj.repo().show(ref)
+    if json_out:
+        render.emit_json(res)
+        return
+    c = res.commit
+    p = render.out.print
+    p(f"commit {c.id}" + (f" ({', '.join(c.refs)})" if c.refs else ""), style="yellow", markup=False)
+    for label, value in (("Parents", " ".join(x[:12] for x in c.parents) or "(root)"),
+                         ("Step", "-" if c.step is None else str(c.step)), ("Author", c.author),
+                         ("Date", render.when(c.time)), ("Source", c.source or "(memory)"),
+                         ("Stored", f"{render.size(c.stored_bytes)} of {render.size(c.raw_bytes)} "
+                                    f"({render.ratio(c.raw_bytes, c.stored_bytes)})"),
+                         ("Changed", render.pct(c.changed_fraction)), ("Codecs", _mix(c.codec_mix))):
+        p(f"{label + ':':9} {value}", markup=False)
+    if c.metadata:
+        p(f"{'Metadata:':9} {c.metadata}", markup=False)
+    p("\n    " + (c.message or "(no message)").replace("\n", "\n    ") + "\n", markup=False)
+    ft = Table(box=None, pad_edge=False)
+    for col in ("file", "format", "size"):
+        ft.add_column(col, justify="right" if col == "size" else "left")
+    for f in res.files:
+        ft.add_row(f.path, f.format, render.size(f.size))
+    p(ft)
+    if tensors:
+        tt = Table(box=None, pad_edge=False)
+        for col in ("tensor", "dtype", "shape", "codec", "changed", "raw", "stored", "ratio"):
+            tt.add_column(col, justify="right" if col in ("changed", "raw", "stored", "ratio") else "left")
+        for t in res.tensors:
+            tt.add_row(t.name, t.dtype, "×".join(map(str, t.shape)) or "scalar", t.codec,
+                       render.pct(t.changed_fraction), render.size(t.raw_bytes), render.size(t.stored_bytes),
+                       render.ratio(t.raw_bytes, t.stored_bytes) if t.stored_bytes else "reused")
+        p("")
+        p(tt)

@@ -1,0 +1,142 @@
+"""Building blocks shared by codecs: byte planes, bit rotation, zstd'd streams.
+
+Byte planes: an array of k-byte little-endian elements becomes k arrays, plane
+i holding byte i of every element. The exponent bytes of a float then sit
+together, apart from the noisy low mantissa bytes, and compress far better.
+For floats the bits are first rotated left by one so the sign moves to bit 0
+and the top byte of fp32/bf16 is the pure 8-bit exponent.
+
+A *stream set* is how several byte strings share one payload::
+
+    u8   count
+    count × { u8 mode (0 stored, 1 zstd), u64 raw length, u64 coded length }
+    the coded bytes, one after another
+
+Every length is checked against the payload before any slice is taken.
+"""
+from __future__ import annotations
+
+import struct
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+import zstandard
+
+from ..errors import CorruptObjectError
+
+MODE_STORED = 0
+MODE_ZSTD = 1
+_ENTRY = struct.Struct("<BQQ")
+MAX_STREAMS = 64
+_local = threading.local()
+
+
+def _compressor(level: int) -> zstandard.ZstdCompressor:
+    cache = getattr(_local, "c", None)
+    if cache is None:
+        cache = _local.c = {}
+    c = cache.get(level)
+    if c is None:
+        c = cache[level] = zstandard.ZstdCompressor(level=level, write_content_size=True)
+    return c
+
+
+def _decompressor() -> zstandard.ZstdDecompressor:
+    d = getattr(_local, "d", None)
+    if d is None:
+        d = _local.d = zstandard.ZstdDecompressor()
+    return d
+
+
+def rotl1(bits: np.ndarray) -> np.ndarray:
+    """Rotate each element left by one bit (sign bit to bit 0). Returns a new array."""
+    w = bits.dtype.itemsize * 8
+    return (bits << bits.dtype.type(1)) | (bits >> bits.dtype.type(w - 1))
+
+
+def rotr1(bits: np.ndarray) -> np.ndarray:
+    w = bits.dtype.itemsize * 8
+    return (bits >> bits.dtype.type(1)) | (bits << bits.dtype.type(w - 1))
+
+
+def split_planes(bits: np.ndarray) -> list[np.ndarray]:
+    """k contiguous uint8 planes of a 1-D array of k-byte elements."""
+    k = bits.dtype.itemsize
+    if k == 1:
+        return [np.ascontiguousarray(bits).view(np.uint8)]
+    as_bytes = np.ascontiguousarray(bits).view(np.uint8).reshape(-1, k)
+    return [np.ascontiguousarray(as_bytes[:, i]) for i in range(k)]
+
+
+def join_planes(planes: Sequence[bytes | np.ndarray], dtype: np.dtype, count: int) -> np.ndarray:
+    k = np.dtype(dtype).itemsize
+    if len(planes) != k:
+        raise ValueError(f"expected {k} byte planes, found {len(planes)}")
+    out = np.empty((count, k), dtype=np.uint8)
+    for i, p in enumerate(planes):
+        arr = np.frombuffer(p, dtype=np.uint8)
+        if arr.size != count:
+            raise ValueError(f"plane {i} holds {arr.size} bytes, expected {count}")
+        out[:, i] = arr
+    return out.reshape(-1).view(dtype)
+
+
+def pack_streams(streams: Sequence[bytes | np.ndarray | memoryview], level: int) -> bytes:
+    """Compress each stream with zstd (kept stored where zstd does not help) into one stream set."""
+    if len(streams) > MAX_STREAMS:
+        raise ValueError("too many streams")
+    heads, bodies = [], []
+    for s in streams:
+        raw = memoryview(s).cast("B") if not isinstance(s, np.ndarray) else memoryview(np.ascontiguousarray(s)).cast("B")
+        n = raw.nbytes
+        coded = _compressor(level).compress(raw) if n else b""
+        if n and len(coded) < n:
+            heads.append(_ENTRY.pack(MODE_ZSTD, n, len(coded)))
+            bodies.append(coded)
+        else:
+            heads.append(_ENTRY.pack(MODE_STORED, n, n))
+            bodies.append(bytes(raw))
+    return b"".join([bytes([len(streams)]), *heads, *bodies])
+
+
+def unpack_streams(payload: bytes | memoryview, expect: int | None = None) -> list[bytes]:
+    """Inverse of :func:`pack_streams`; raises ValueError on anything malformed."""
+    mv = memoryview(payload).cast("B")
+    if len(mv) < 1:
+        raise ValueError("empty stream set")
+    count = mv[0]
+    if expect is not None and count != expect:
+        raise ValueError(f"expected {expect} streams, found {count}")
+    pos = 1
+    if len(mv) < pos + count * _ENTRY.size:
+        raise ValueError("stream table truncated")
+    entries = [_ENTRY.unpack_from(mv, pos + i * _ENTRY.size) for i in range(count)]
+    pos += count * _ENTRY.size
+    out: list[bytes] = []
+    for mode, raw_len, coded_len in entries:
+        if pos + coded_len > len(mv):
+            raise ValueError("stream data truncated")
+        chunk = mv[pos : pos + coded_len]
+        pos += coded_len
+        if mode == MODE_STORED:
+            if coded_len != raw_len:
+                raise ValueError("stored stream length mismatch")
+            out.append(bytes(chunk))
+        elif mode == MODE_ZSTD:
+            try:
+                data = _decompressor().decompress(chunk, max_output_size=raw_len)
+            except zstandard.ZstdError as e:
+                raise ValueError(f"zstd: {e}") from e
+            if len(data) != raw_len:
+                raise ValueError("zstd stream decoded to the wrong length")
+            out.append(data)
+        else:
+            raise ValueError(f"unknown stream mode {mode}")
+    if pos != len(mv):
+        raise ValueError("trailing bytes after stream set")
+    return out
+
+
+def corrupt(object_id: str, err: Exception) -> CorruptObjectError:
+    return CorruptObjectError(object_id, str(err) or type(err).__name__)

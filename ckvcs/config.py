@@ -1,0 +1,72 @@
+"""``.ckv/config.toml``: format version, hash, codec and index settings.
+
+A repository whose ``core.format_version`` is not one this ckv knows is
+refused (UnsupportedFormatError) before anything else is read.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .errors import StorageError, UnsupportedFormatError
+from .format import HASH_ALGORITHM, REPO_FORMAT_VERSION
+
+
+@dataclass(frozen=True)
+class Config:
+    format_version: int = REPO_FORMAT_VERSION
+    hash: str = HASH_ALGORITHM
+    default_branch: str = "main"
+    zstd_level: int = 3
+    max_chain_depth: int = 20
+    candidates: tuple[str, ...] = ("raw", "xor")
+    workers: int = 2
+    index_url: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def with_(self, **kw: object) -> "Config":
+        return replace(self, **kw)  # type: ignore[arg-type]
+
+    def to_toml(self) -> str:
+        cands = ", ".join(f'"{c}"' for c in self.candidates)
+        return (
+            "# ckv repository configuration (docs/format.md)\n"
+            "[core]\n"
+            f"format_version = {self.format_version}\n"
+            f'hash = "{self.hash}"\n'
+            f'default_branch = "{self.default_branch}"\n'
+            "\n[codec]\n"
+            f"zstd_level = {self.zstd_level}\n"
+            f"max_chain_depth = {self.max_chain_depth}\n"
+            f"candidates = [{cands}]\n"
+            f"workers = {self.workers}\n"
+            "\n[index]\n"
+            f'url = "{self.index_url}"\n'
+        )
+
+
+def load_config(path: Path) -> Config:
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise StorageError(str(path), "repository config is missing") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise StorageError(str(path), f"repository config is not valid TOML: {e}") from e
+    core = data.get("core", {})
+    version = core.get("format_version")
+    if version != REPO_FORMAT_VERSION:
+        raise UnsupportedFormatError(str(path.parent.parent), version, REPO_FORMAT_VERSION)
+    if core.get("hash", HASH_ALGORITHM) != HASH_ALGORITHM:
+        raise UnsupportedFormatError(str(path.parent.parent), f"hash {core.get('hash')}", HASH_ALGORITHM)
+    codec = data.get("codec", {})
+    d = Config()
+    return Config(
+        format_version=version,
+        default_branch=str(core.get("default_branch", d.default_branch)),
+        zstd_level=int(codec.get("zstd_level", d.zstd_level)),
+        max_chain_depth=int(codec.get("max_chain_depth", d.max_chain_depth)),
+        candidates=tuple(codec.get("candidates", d.candidates)),
+        workers=max(1, int(codec.get("workers", d.workers))),
+        index_url=str(data.get("index", {}).get("url", "")),
+    )

@@ -1,0 +1,106 @@
+"""Encoding one object into a frame, and a frame back into bytes, verified.
+
+Codec choice: every candidate codec that applies (delta codecs only when a
+base is given) is tried on a sample of the tensor — the whole tensor when it
+is small — and the smallest wins; only the winner encodes the full tensor.
+New codecs join by being named in the candidate list; this module does not
+change.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import zstandard
+
+from ..codecs import Codec, codec_for_code
+from ..codecs.frame import KIND_BLOB, KIND_TENSOR, Frame, encode_frame, parse_frame
+from ..errors import CorruptObjectError
+from ..format import BYTES, DTYPES, DType
+from ..ids import blob_id, tensor_id
+
+FULL_TRIAL_BYTES = 1 << 20     # below this, every candidate encodes the whole tensor
+SAMPLE_CHUNKS = 16
+SAMPLE_CHUNK_ELEMS = 8192
+
+
+@dataclass(frozen=True)
+class Encoded:
+    frame: bytes
+    codec: str
+    base_id: str | None
+
+
+def _sample(bits: np.ndarray, base: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    n = bits.size
+    step = n // SAMPLE_CHUNKS
+    idx = np.concatenate([np.arange(i * step, min(i * step + SAMPLE_CHUNK_ELEMS, n)) for i in range(SAMPLE_CHUNKS)])
+    return bits[idx], (base[idx] if base is not None else None)
+
+
+def choose_codec(bits: np.ndarray, dtype: DType, base: np.ndarray | None,
+                 candidates: Sequence[Codec]) -> tuple[Codec, bytes | None]:
+    """The candidate with the smallest encoding; its full payload if it was computed."""
+    usable = [c for c in candidates if base is not None or not c.uses_base]
+    if len(usable) == 1:
+        return usable[0], None
+    full = bits.nbytes <= FULL_TRIAL_BYTES
+    sb, sbase = (bits, base) if full else _sample(bits, base)
+    best: tuple[int, Codec, bytes] | None = None
+    for c in usable:
+        payload = c.encode(sb, dtype, sbase if c.uses_base else None)
+        if best is None or len(payload) < best[0]:
+            best = (len(payload), c, payload)
+    assert best is not None
+    return best[1], (best[2] if full else None)
+
+
+def encode_tensor(bits: np.ndarray, dtype: DType, shape: tuple[int, ...], oid: str,
+                  base: tuple[str, np.ndarray] | None, candidates: Sequence[Codec]) -> Encoded:
+    base_bits = base[1] if base is not None else None
+    codec, payload = choose_codec(bits, dtype, base_bits, candidates)
+    if payload is None:
+        payload = codec.encode(bits, dtype, base_bits if codec.uses_base else None)
+    base_id = base[0] if (base is not None and codec.uses_base) else None
+    frame = encode_frame(kind=KIND_TENSOR, codec_code=codec.frame_code, dtype=dtype, object_id=oid,
+                         base_id=base_id, decoded_len=bits.nbytes, shape=shape, payload=payload)
+    return Encoded(frame, codec.codec_id, base_id)
+
+
+def encode_blob(data: memoryview | bytes, oid: str, codec: Codec, kind: int = KIND_BLOB) -> Encoded:
+    bits = np.frombuffer(data, dtype=np.uint8)
+    payload = codec.encode(bits, BYTES, None)
+    frame = encode_frame(kind=kind, codec_code=codec.frame_code, dtype=BYTES, object_id=oid,
+                         base_id=None, decoded_len=bits.nbytes, shape=(), payload=payload)
+    return Encoded(frame, codec.codec_id, None)
+
+
+def decode_frame(frame: Frame, base: np.ndarray | None, *, verify: bool = True) -> np.ndarray:
+    """Decode a parsed frame (given its base's bits, if it has one) and check its id."""
+    oid = frame.object_id
+    if (frame.base_id is None) != (base is None):
+        raise CorruptObjectError(oid, "base given where none is named, or missing")
+    try:
+        codec = codec_for_code(frame.codec_code)
+        if base is not None and base.size != frame.count:
+            raise ValueError(f"base has {base.size} elements, object {frame.count}")
+        bits = codec.decode(frame.payload, frame.dtype, frame.count, base)
+        if bits.dtype != frame.dtype.bits or bits.size != frame.count:
+            raise ValueError("codec returned the wrong number or width of elements")
+    except (ValueError, IndexError, OverflowError, zstandard.ZstdError) as e:
+        raise CorruptObjectError(oid, f"cannot decode: {e}") from e
+    if verify:
+        got = (tensor_id(frame.dtype.name, frame.shape, bits) if frame.kind == KIND_TENSOR
+               else blob_id(bits))
+        if got != oid:
+            raise CorruptObjectError(oid, f"decoded bytes hash to {got}")
+    return bits
+
+
+def tensor_bits(data: memoryview, dtype: str) -> np.ndarray:
+    return np.frombuffer(data, dtype=DTYPES[dtype].bits)
+
+
+__all__ = ["Encoded", "choose_codec", "decode_frame", "encode_blob", "encode_tensor", "parse_frame",
+           "tensor_bits"]

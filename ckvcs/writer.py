@@ -1,0 +1,269 @@
+"""The commit path: file plans → objects → manifests → commit → one index transaction.
+
+Write order (DESIGN.md): every object is written (tmp → fsync → rename) before
+the index transaction that names it; that transaction holds the commit's rows
+and its ref updates together. A failure before it removes the objects this
+call wrote, so bad input or a full disk leaves the repository as it was; a
+kill -9 leaves at worst unreferenced files, which fsck reports and gc removes.
+
+Each tensor is stored as a delta against the same-named tensor (same dtype
+and shape) of the parent commit when a delta codec wins on size and the
+base's chain is shorter than ``max_chain_depth``; otherwise whole.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._parallel import ordered_map
+from .adapters import FilePlan, SourceSegment
+from .bases import BaseSource
+from .codecs import Codec, get_codec
+from .codecs.frame import KIND_COMMIT, KIND_MANIFEST
+from .config import Config
+from .errors import CkvError, ConflictError
+from .format import DTYPES
+from .ids import blob_id, stream_id, tensor_id
+from .index import Index
+from .index import queries as q
+from .objects import Commit, Manifest, Segment
+from .objects.tensor import encode_blob, encode_tensor, tensor_bits
+from .odb import ObjectDB, object_row
+from .refs import HEADS, TAGS
+from .results import CommitResult
+from .store import ObjectStore
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class _Stored:
+    segment: Segment
+    new_bytes: int                       # frame bytes written by this commit (0 if reused)
+    codec: str
+    base_id: str | None
+    changed: int | None
+
+
+@dataclass(frozen=True)
+class CommitRequest:
+    plans: Sequence[FilePlan]
+    parent: str | None
+    branch: str
+    message: str
+    author: str
+    time: float
+    step: int | None
+    tag: str | None
+    source: str | None
+    metadata: dict[str, Any]
+    allow_empty: bool = False
+
+
+class CommitWriter:
+    def __init__(self, store: ObjectStore, index: Index, config: Config) -> None:
+        self.store, self.index, self.config = store, index, config
+        self.odb = ObjectDB(store)
+        self.candidates: list[Codec] = [get_codec({"id": c, "level": config.zstd_level})
+                                        for c in config.candidates]
+        self.blob_codec = get_codec({"id": "raw", "level": config.zstd_level})
+        self._lock = threading.Lock()
+        self._rows: dict[str, dict[str, Any]] = {}
+        self._written: list[str] = []
+        self.bases: BaseSource | None = None
+
+    # -- objects -------------------------------------------------------------------------------
+    def _known(self, oid: str) -> dict[str, Any] | None:
+        with self._lock:
+            if oid in self._rows:
+                return self._rows[oid]
+        with self.index.read() as conn:
+            row = q.object_row(conn, oid)
+        return row._asdict() if row is not None else None
+
+    def _put(self, oid: str, frame: bytes, row: dict[str, Any]) -> int:
+        with self._lock:
+            if oid in self._rows:        # a twin tensor in this same commit got there first
+                return 0
+            self._rows[oid] = row
+        self.store.put(oid, frame, replace=True)
+        with self._lock:
+            self._written.append(oid)
+        return len(frame)
+
+    def _store_blob(self, seg: SourceSegment) -> _Stored:
+        oid = blob_id(seg.data)
+        ref = Segment("blob", oid, seg.length)
+        if self._known(oid) is not None:
+            return _Stored(ref, 0, "reused", None, None)
+        enc = encode_blob(seg.data, oid, self.blob_codec)
+        n = self._put(oid, enc.frame, object_row(oid, "blob", enc.codec, None, 0, None, seg.length,
+                                                 len(enc.frame)))
+        return _Stored(ref, n, enc.codec, None, None)
+
+    def _store_tensor(self, seg: SourceSegment, base_ref: tuple[str, int, str] | None) -> _Stored:
+        assert seg.dtype is not None and seg.shape is not None
+        dtype = DTYPES[seg.dtype]
+        oid = tensor_id(seg.dtype, seg.shape, seg.data)
+        ref = Segment("tensor", oid, seg.length, seg.name, seg.dtype, seg.shape)
+        if base_ref is not None and base_ref[0] == oid:
+            return _Stored(ref, 0, "reused", None, 0)
+        known = self._known(oid)
+        bits = tensor_bits(seg.data, seg.dtype)
+        base = None
+        changed = None
+        if base_ref is not None:
+            assert self.bases is not None
+            base_bits = self.bases.bits(base_ref[0], base_ref[2], seg.name or "")
+            changed = int(np.count_nonzero(bits != base_bits))
+            if base_ref[1] + 1 <= self.config.max_chain_depth:
+                base = (base_ref[0], base_bits)
+        if known is not None:
+            return _Stored(ref, 0, "reused", None, changed)
+        enc = encode_tensor(bits, dtype, seg.shape, oid, base, self.candidates)
+        depth = base_ref[1] + 1 if enc.base_id is not None and base_ref is not None else 0
+        n = self._put(oid, enc.frame, object_row(oid, "tensor", enc.codec, enc.base_id, depth, seg.dtype,
+                                                 seg.length, len(enc.frame)))
+        return _Stored(ref, n, enc.codec, enc.base_id, changed)
+
+    def _put_meta(self, data: bytes, kind: int, kind_name: str) -> tuple[str, int]:
+        oid = blob_id(data)
+        if self._known(oid) is not None:
+            return oid, 0
+        enc = encode_blob(data, oid, self.blob_codec, kind=kind)
+        return oid, self._put(oid, enc.frame, object_row(oid, kind_name, enc.codec, None, 0, None, len(data),
+                                                         len(enc.frame)))
+
+    # -- the commit ----------------------------------------------------------------------------
+    def _parent_tensors(self, parent: str | None) -> tuple[dict[tuple[str, str], tuple[str, int, str]],
+                                                           dict[str, str]]:
+        """(path, name) → (object id, chain depth, path) of the parent's tensors, and their dtype+shape keys."""
+        if parent is None:
+            self.bases = BaseSource(self.odb, None, {})
+            return {}, {}
+        with self.index.read() as conn:
+            stats = q.tensor_stat_rows(conn, parent)
+            depths = {r.id: r.depth for r in q.object_rows(conn, [s.object_id for s in stats]).values()}
+            row = q.commit_row(conn, parent)
+        manifests = self.odb.read_commit(parent).tree if row is not None else {}
+        self.bases = BaseSource(self.odb, row.source if row is not None else None,
+                                {p: self.odb.read_manifest(m) for p, m in manifests.items()})
+        by_key = {(s.path, s.name): (s.object_id, depths.get(s.object_id, 0), s.path) for s in stats}
+        sig = {s.object_id: f"{s.dtype}{s.shape}" for s in stats}
+        return by_key, sig
+
+    def commit(self, req: CommitRequest, progress: Progress | None = None) -> CommitResult:
+        try:
+            return self._commit(req, progress)
+        except BaseException:
+            self._discard()
+            raise
+        finally:
+            if self.bases is not None:
+                self.bases.close()
+
+    def _discard(self) -> None:
+        for oid in self._written:
+            try:
+                self.store.delete(oid)
+            except CkvError:
+                pass  # best effort: an unreferenced object is harmless and gc removes it
+
+    def _commit(self, req: CommitRequest, progress: Progress | None) -> CommitResult:
+        parent_by_key, parent_sig = self._parent_tensors(req.parent)
+        by_name: dict[str, list[tuple[str, tuple[str, int, str]]]] = {}
+        for (path, name), v in parent_by_key.items():
+            by_name.setdefault(name, []).append((path, v))
+
+        def base_for(path: str, seg: SourceSegment) -> tuple[str, int, str] | None:
+            want = f"{seg.dtype}{json.dumps(list(seg.shape or ()))}"
+            exact = parent_by_key.get((path, seg.name or ""))
+            options = ([exact] if exact else []) + [v for _, v in by_name.get(seg.name or "", [])]
+            return next((v for v in options if parent_sig.get(v[0]) == want), None)
+
+        jobs = [(plan.path, seg) for plan in req.plans for seg in plan.segments]
+        total = sum(seg.length for _, seg in jobs)
+        done = 0
+
+        def work(job: tuple[str, SourceSegment]) -> _Stored:
+            path, seg = job
+            if seg.kind == "tensor":
+                return self._store_tensor(seg, base_for(path, seg))
+            return self._store_blob(seg)
+
+        results: list[_Stored] = []
+        for (path, seg), res in zip(jobs, ordered_map(work, jobs, self.config.workers)):
+            results.append(res)
+            done += seg.length
+            if progress:
+                progress(done, total)
+        return self._finish(req, results)
+
+    def _finish(self, req: CommitRequest, results: list[_Stored]) -> CommitResult:
+        tree: dict[str, str] = {}
+        trees, stats = [], []
+        new_bytes, it = 0, iter(results)
+        mix: dict[str, int] = {}
+        changed_sum = numel_sum = 0
+        for plan in req.plans:
+            stored = [next(it) for _ in plan.segments]
+            man = Manifest(plan.format, plan.size, stream_id(s.data for s in plan.segments), plan.mode,
+                           tuple(s.segment for s in stored))
+            mid, n = self._put_meta(man.encode(), KIND_MANIFEST, "manifest")
+            tree[plan.path] = mid
+            new_bytes += n + sum(s.new_bytes for s in stored)
+            trees.append({"path": plan.path, "manifest_id": mid, "format": plan.format, "size": plan.size})
+            for s in stored:
+                if s.segment.kind != "tensor":
+                    continue
+                seg = s.segment
+                numel = seg.length // DTYPES[seg.dtype or "U8"].itemsize
+                mix[s.codec] = mix.get(s.codec, 0) + 1
+                if s.changed is not None:
+                    changed_sum += s.changed
+                    numel_sum += numel
+                stats.append({"path": plan.path, "name": seg.name, "object_id": seg.id, "dtype": seg.dtype,
+                              "shape": json.dumps(list(seg.shape or ())), "raw_size": seg.length,
+                              "stored_size": s.new_bytes, "codec": s.codec, "base_id": s.base_id,
+                              "changed": s.changed, "numel": numel})
+        if req.parent is not None and not req.allow_empty:
+            with self.index.read() as conn:
+                parent_tree = {r.path: r.manifest_id for r in q.tree_rows(conn, req.parent)}
+            if parent_tree == tree:
+                raise ConflictError(f"nothing to commit: the files are identical to commit {req.parent[:12]}"
+                                    " (use --allow-empty to commit anyway)")
+        commit = Commit(tree=tree, parents=(req.parent,) if req.parent else (), message=req.message,
+                        author=req.author, time=req.time, step=req.step, source=req.source,
+                        metadata=req.metadata)
+        cid, n = self._put_meta(commit.encode(), KIND_COMMIT, "commit")
+        new_bytes += n
+        raw = sum(p.size for p in req.plans)
+        frac = changed_sum / numel_sum if numel_sum else None
+        with self.index.begin() as conn:
+            if q.commit_row(conn, cid) is not None:
+                raise ConflictError(f"commit {cid[:12]} already exists")
+            q.insert_objects(conn, list(self._rows.values()))
+            q.insert_commit(conn, {"id": cid, "parents": json.dumps(list(commit.parents)),
+                                   "message": req.message, "author": req.author, "time": req.time,
+                                   "step": req.step, "source": req.source, "raw_bytes": raw,
+                                   "stored_bytes": new_bytes, "n_tensors": len(stats),
+                                   "changed_fraction": frac, "codec_mix": json.dumps(mix, sort_keys=True)},
+                            [dict(t, commit_id=cid) for t in trees], [dict(s, commit_id=cid) for s in stats])
+            tip = q.get_ref(conn, HEADS + req.branch)
+            if (tip.target if tip else None) != req.parent and tip is not None:
+                raise ConflictError(f"branch {req.branch} moved during the commit; try again")
+            q.write_ref(conn, HEADS + req.branch, cid, f"commit: {req.message.splitlines()[0] if req.message else ''}")
+            if req.tag:
+                if q.get_ref(conn, TAGS + req.tag) is not None:
+                    raise ConflictError(f"tag {req.tag} already exists")
+                q.write_ref(conn, TAGS + req.tag, cid, "tag")
+        self._written.clear()  # committed: nothing to discard any more
+        return CommitResult(id=cid, tag=req.tag, branch=req.branch, step=req.step, parents=commit.parents,
+                            raw_bytes=raw, stored_bytes=new_bytes, n_files=len(req.plans),
+                            n_tensors=len(stats), changed_fraction=frac, codec_mix=mix)
+

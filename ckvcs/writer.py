@@ -244,6 +244,7 @@ class CommitWriter:
         new_bytes += n
         raw = sum(p.size for p in req.plans)
         frac = changed_sum / numel_sum if numel_sum else None
+        self.store.sync()  # write order: objects durable before the index names them
         with self.index.begin() as conn:
             if q.commit_row(conn, cid) is not None:
                 raise ConflictError(f"commit {cid[:12]} already exists")

@@ -22,6 +22,26 @@ def storage_error(path: Path | str, err: OSError) -> StorageError:
     return StorageError(str(path), err.strerror or str(err))
 
 
+_libc = None
+
+
+def syncfs(path: Path) -> bool:
+    """Flush the whole filesystem holding ``path`` with one syncfs(2); False where unavailable."""
+    global _libc
+    try:
+        if _libc is None:
+            import ctypes
+            import ctypes.util
+            _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        fd = os.open(path, os.O_RDONLY)
+    except (OSError, AttributeError):
+        return False
+    try:
+        return getattr(_libc, "syncfs", None) is not None and _libc.syncfs(fd) == 0
+    finally:
+        os.close(fd)
+
+
 def fsync_dir(path: Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)

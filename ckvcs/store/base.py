@@ -13,11 +13,17 @@ from collections.abc import Iterator
 class ObjectStore(ABC):
     @abstractmethod
     def put(self, oid: str, data: bytes, *, replace: bool = False) -> bool:
-        """Store ``data`` under ``oid`` durably; False if it was already there.
+        """Store ``data`` under ``oid``, atomically; False if it was already there.
+
+        The object is complete or absent at any instant; it is durable (survives
+        power loss) after ``sync()``.
 
         ``replace`` rewrites an existing copy (atomically): the commit path uses
         it for a file that no index row names, the leftover of a killed writer.
         """
+
+    def sync(self) -> None:
+        """Make every ``put`` so far durable. Writers call it before the index names the objects."""
 
     @abstractmethod
     def get(self, oid: str) -> bytes:

@@ -5,6 +5,7 @@ import json
 from typing import Any
 
 from .index import Index
+from .layers import LayerStat, by_layer
 from .index import queries as q
 from .reader import Reader
 from .refs import HEADS, TAGS, head_branch, resolve
@@ -87,3 +88,18 @@ class History:
                                              else (0.0 if s.changed == 0 else None)))
                 for s in q.tensor_stat_rows(conn, cid))
         return ShowResult(info, files, tensors)
+
+    def layers(self, ref: str = "HEAD") -> list[LayerStat]:
+        """Per-layer element and byte totals of one commit, from the index."""
+        with self.index.read() as conn:
+            cid = resolve(conn, ref)
+            return self._layers(conn, cid)
+
+    def _layers(self, conn: Any, cid: str) -> list[LayerStat]:
+        return by_layer((s.name, s.numel, s.changed, s.raw_size, s.stored_size)
+                        for s in q.tensor_stat_rows(conn, cid))
+
+    def heat(self, ids: list[str]) -> dict[str, list[LayerStat]]:
+        """Per-layer stats for several commits at once (for ``log --sparsity``)."""
+        with self.index.read() as conn:
+            return {cid: self._layers(conn, cid) for cid in ids}

@@ -249,6 +249,9 @@ class Repo:
     def show(self, ref: str = "HEAD") -> Any:
         return self.history.show(ref)
 
+    def layers(self, ref: str = "HEAD") -> Any:
+        return self.history.layers(ref)
+
     def load(self, ref: str = "HEAD") -> "dict[str, torch.Tensor]":
         """Every tensor of the commit's safetensors files, as torch tensors."""
         return dict(self._open_ref(ref).items())

@@ -25,19 +25,26 @@ def log(
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Show commits, newest first."""
-    entries = ctx.obj.repo().log(ref, limit)
+    repo = ctx.obj.repo()
+    entries = repo.log(ref, limit)
     if json_out:
         render.emit_json(entries)
         return
     if sparsity:
+        from ...layers import heat
+        layers = repo.history.heat([c.id for c in entries])
         t = Table(box=None, pad_edge=False)
-        for col in ("commit", "step", "changed", "", "raw", "stored", "ratio", "codecs", "refs"):
-            t.add_column(col, justify="right" if col in ("step", "changed", "raw", "stored", "ratio") else "left")
+        for col in ("commit", "step", "changed", "", "raw", "stored", "ratio", "codecs", "layer heat", "refs"):
+            t.add_column(col, justify="right" if col in ("step", "changed", "raw", "stored", "ratio") else "left",
+                         no_wrap=True)
         for c in entries:
             t.add_row(c.id[:12], "-" if c.step is None else str(c.step), render.pct(c.changed_fraction),
                       render.bar(c.changed_fraction, 12), render.size(c.raw_bytes), render.size(c.stored_bytes),
-                      render.ratio(c.raw_bytes, c.stored_bytes), _mix(c.codec_mix), ", ".join(c.refs))
+                      render.ratio(c.raw_bytes, c.stored_bytes), _mix(c.codec_mix), heat(layers[c.id]),
+                      ", ".join(c.refs))
         render.out.print(t)
+        render.out.print("layer heat: one column per layer (embeddings, layer 0, 1, …), "
+                         "darker = larger share of its elements changed vs the parent", markup=False)
         return
     for c in entries:
         deco = f" ({', '.join(c.refs)})" if c.refs else ""
@@ -62,12 +69,28 @@ def show(
     ctx: typer.Context,
     ref: str = typer.Argument("HEAD", help="Revision to show."),
     tensors: bool = typer.Option(False, "--tensors", help="List every tensor: dtype, shape, codec, changed, stored."),
+    sparsity: bool = typer.Option(False, "--sparsity", help="Per-tensor changed fraction vs the parent, with bars."),
+    by_layer: bool = typer.Option(False, "--by-layer", help="Per-layer changed fraction and stored bytes, with bars."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Show one commit: its metadata, files and (with --tensors) tensors."""
-    res = ctx.obj.repo().show(ref)
+    repo = ctx.obj.repo()
+    res = repo.show(ref)
+    if by_layer:
+        _by_layer(repo.layers(ref), json_out)
+        return
     if json_out:
         render.emit_json(res)
+        return
+    if sparsity:
+        t = Table(box=None, pad_edge=False)
+        for col in ("tensor", "changed", "", "codec", "stored", "ratio"):
+            t.add_column(col, justify="right" if col in ("changed", "stored", "ratio") else "left", no_wrap=True)
+        for x in res.tensors:
+            t.add_row(x.name, render.pct(x.changed_fraction), render.bar(x.changed_fraction), x.codec,
+                      render.size(x.stored_bytes), render.ratio(x.raw_bytes, x.stored_bytes) if x.stored_bytes
+                      else "reused")
+        render.out.print(t)
         return
     c = res.commit
     p = render.out.print
@@ -98,3 +121,19 @@ def show(
                        render.ratio(t.raw_bytes, t.stored_bytes) if t.stored_bytes else "reused")
         p("")
         p(tt)
+
+
+def _by_layer(layers: list, json_out: bool) -> None:  # type: ignore[type-arg]
+    if json_out:
+        render.emit_json([dict(layer=s.layer, n_tensors=s.n_tensors, numel=s.numel, changed=s.changed,
+                               changed_fraction=s.changed_fraction, raw_bytes=s.raw_bytes,
+                               stored_bytes=s.stored_bytes) for s in layers])
+        return
+    t = Table(box=None, pad_edge=False)
+    for col in ("layer", "tensors", "changed", "", "raw", "stored", "ratio"):
+        t.add_column(col, justify="left" if col in ("layer", "") else "right", no_wrap=True)
+    for s in layers:
+        t.add_row(s.layer, str(s.n_tensors), render.pct(s.changed_fraction), render.bar(s.changed_fraction),
+                  render.size(s.raw_bytes), render.size(s.stored_bytes),
+                  render.ratio(s.raw_bytes, s.stored_bytes) if s.stored_bytes else "reused")
+    render.out.print(t)

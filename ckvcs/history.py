@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .errors import RefError
 from .index import Index
 from .layers import LayerStat, by_layer
 from .index import queries as q
@@ -32,21 +33,12 @@ class History:
             labels.sort(key=lambda s: (not s.startswith("HEAD"), s.startswith("tag: "), s))
         return out
 
-    def _info(self, row: Any, decorations: dict[str, list[str]]) -> CommitInfo:
-        meta = self.reader.odb.read_commit(row.id).metadata if row.id else {}
-        return CommitInfo(id=row.id, parents=tuple(json.loads(row.parents)), message=row.message,
-                          author=row.author, time=row.time, step=row.step, source=row.source,
-                          refs=tuple(decorations.get(row.id, ())), raw_bytes=row.raw_bytes,
-                          stored_bytes=row.stored_bytes, n_tensors=row.n_tensors,
-                          changed_fraction=row.changed_fraction, codec_mix=json.loads(row.codec_mix),
-                          metadata=meta)
-
     def log(self, ref: str = "HEAD", limit: int | None = None) -> list[CommitInfo]:
         """Commits reachable from ``ref``, newest first (by arrival order)."""
         with self.index.read() as conn:
             try:
                 start = resolve(conn, ref)
-            except Exception:
+            except RefError:
                 if ref == "HEAD":
                     return []  # an unborn branch has an empty log, as in git
                 raise
@@ -65,14 +57,15 @@ class History:
             if limit is not None:
                 rows = rows[:limit]
             deco = self._decorations(conn)
-            return [self._info_light(r, deco) for r in rows]
+            return [self._info(r, deco) for r in rows]
 
-    def _info_light(self, row: Any, deco: dict[str, list[str]]) -> CommitInfo:
+    def _info(self, row: Any, deco: dict[str, list[str]]) -> CommitInfo:
         return CommitInfo(id=row.id, parents=tuple(json.loads(row.parents)), message=row.message,
                           author=row.author, time=row.time, step=row.step, source=row.source,
                           refs=tuple(deco.get(row.id, ())), raw_bytes=row.raw_bytes,
                           stored_bytes=row.stored_bytes, n_tensors=row.n_tensors,
-                          changed_fraction=row.changed_fraction, codec_mix=json.loads(row.codec_mix))
+                          changed_fraction=row.changed_fraction, codec_mix=json.loads(row.codec_mix),
+                          metadata=json.loads(row.metadata))
 
     def show(self, ref: str = "HEAD") -> ShowResult:
         with self.index.read() as conn:

@@ -26,7 +26,7 @@ from .objects import Manifest, Segment
 from .odb import ObjectDB
 from .results import CheckoutResult, FileState
 from .store import ObjectStore
-from .store._atomic import write_atomic
+from .store._atomic import storage_error, write_atomic
 
 Progress = Callable[[int, int], None]
 
@@ -58,6 +58,11 @@ class Reader:
         return ordered_map(self.segment_bytes, man.segments, self.config.workers)
 
     def file_state(self, target: Path, man: Manifest) -> str:
+        for parent in target.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    return "modified"  # a file stands where a folder of the tree must go
+                break
         if not target.exists() and not target.is_symlink():
             return "missing"
         if not target.is_file():
@@ -79,6 +84,8 @@ class Reader:
 
     def checkout(self, cid: str, out: Path, *, force: bool = False,
                  progress: Progress | None = None) -> CheckoutResult:
+        if out.exists() and not out.is_dir():
+            raise BadInputError(str(out), "checkout target exists and is not a directory")
         mans = self.manifests(cid)
         plan: list[tuple[str, Path, Manifest]] = []
         unchanged, conflicts = [], []
@@ -113,14 +120,30 @@ class Reader:
                 if h.hexdigest() != man.hash:
                     raise CorruptObjectError(man.hash, f"rebuilt {path} does not match its manifest hash")
 
-            target.parent.mkdir(parents=True, exist_ok=True)
             if target.is_dir() and not target.is_symlink():
                 raise ConflictError(f"{target} is a directory")
+            _make_dirs(target.parent, force)
             write_atomic(target, stream(), target.parent, mode=man.mode, before_rename=check)
         return CheckoutResult(cid, str(out), tuple(p for p, _, _ in plan), tuple(unchanged), total)
 
     def tensor_bits(self, seg: Segment) -> np.ndarray:
         return self.odb.load_bits(seg.id)
+
+
+def _make_dirs(path: Path, force: bool) -> None:
+    """Create ``path``; with ``force``, a file standing where a folder must go is removed."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        if not force:
+            raise ConflictError(f"a file stands where the folder {path} must go (use --force)") from None
+        for p in reversed([path, *path.parents]):
+            if p.exists() and not p.is_dir():
+                p.unlink()
+                break
+        _make_dirs(path, force)
+    except OSError as e:
+        raise storage_error(path, e) from e
 
 
 def untracked(root: Path, tracked: set[str]) -> list[str]:

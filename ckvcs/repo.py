@@ -22,6 +22,7 @@ from .refs import HEADS, TAGS, branch_tip, check_name, head_branch, head_commit,
 from .results import CheckoutResult, CommitResult, RefInfo, StatusResult
 from .scan import collect_files, default_author, detect_step, plan_files
 from .store import LocalStore
+from .store._atomic import storage_error, write_atomic
 
 if TYPE_CHECKING:
     import torch
@@ -74,18 +75,22 @@ class Repo:
              config: Config | None = None) -> "Repo":
         root = Path(path).resolve()
         d = root / CKV_DIR
+        if root.exists() and not root.is_dir():
+            raise BadInputError(str(root), "not a directory")
         if (d / "config.toml").exists():
             raise RepoExistsError(str(root))
         cfg = (config or Config()).with_(index_url=index_url or "")
-        for sub in ("objects", "packs", "tmp"):
-            (d / sub).mkdir(parents=True, exist_ok=True)
+        try:
+            for sub in ("objects", "packs", "tmp"):
+                (d / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise storage_error(d, e) from e
         repo = cls(root, cfg)
         repo.index.ensure_schema(create=True)
         with repo.index.begin() as conn:
             if q.get_ref(conn, "HEAD") is None:
                 q.write_ref(conn, "HEAD", None, "init", symbolic=HEADS + cfg.default_branch)
         # config last: a repository exists once its config does, so a crash mid-init leaves none
-        from .store._atomic import write_atomic
         write_atomic(d / "config.toml", [cfg.to_toml().encode()], d / "tmp")
         return repo
 
@@ -213,6 +218,7 @@ class Repo:
 
         Without ``out``, checking out a branch also points HEAD at it.
         """
+        ref = ref.strip()
         with self.index.read() as conn:
             cid = resolve(conn, ref)
             is_branch = q.get_ref(conn, HEADS + ref) is not None

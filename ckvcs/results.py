@@ -109,7 +109,8 @@ class StatusResult:
 
     @property
     def clean(self) -> bool:
-        return all(f.state == "unchanged" for f in self.files)
+        """The source directory holds exactly HEAD's files: committing it again would change nothing."""
+        return all(f.state == "unchanged" for f in self.files) and not self.untracked
 
     def to_json(self) -> dict[str, Any]:
         return {"head": self.head, "branch": self.branch, "source": self.source, "clean": self.clean,

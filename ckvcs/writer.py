@@ -253,7 +253,8 @@ class CommitWriter:
                                    "message": req.message, "author": req.author, "time": req.time,
                                    "step": req.step, "source": req.source, "raw_bytes": raw,
                                    "stored_bytes": new_bytes, "n_tensors": len(stats),
-                                   "changed_fraction": frac, "codec_mix": json.dumps(mix, sort_keys=True)},
+                                   "changed_fraction": frac, "codec_mix": json.dumps(mix, sort_keys=True),
+                                   "metadata": json.dumps(req.metadata, sort_keys=True)},
                             [dict(t, commit_id=cid) for t in trees], [dict(s, commit_id=cid) for s in stats])
             tip = q.get_ref(conn, HEADS + req.branch)
             if (tip.target if tip else None) != req.parent and tip is not None:

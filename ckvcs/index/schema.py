@@ -46,6 +46,7 @@ commits = Table(
     Column("n_tensors", Integer, nullable=False),
     Column("changed_fraction", Float, nullable=True),     # over tensors with a same-named parent
     Column("codec_mix", Text, nullable=False),            # JSON {codec: count}
+    Column("metadata", Text, nullable=False, default="{}"),  # JSON, as in the commit object
 )
 
 tree_entries = Table(

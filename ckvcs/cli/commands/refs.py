@@ -17,6 +17,8 @@ def tag(
     delete: bool = typer.Option(False, "--delete", "-d", help="Delete the tag NAME."),
 ) -> None:
     """List, create or delete tags."""
+    if delete and (name is None or ref != "HEAD"):
+        raise typer.BadParameter("give exactly one tag NAME to delete", param_hint="NAME")
     repo = ctx.obj.repo()
     if name is None:
         for t in repo.tags():
@@ -38,6 +40,8 @@ def branch(
     delete: bool = typer.Option(False, "--delete", "-d", help="Delete the branch NAME."),
 ) -> None:
     """List, create or delete branches."""
+    if delete and name is None:
+        raise typer.BadParameter("give the branch NAME to delete", param_hint="NAME")
     repo = ctx.obj.repo()
     if name is None:
         for b in repo.branches():

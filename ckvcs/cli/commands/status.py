@@ -23,7 +23,7 @@ def status(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", he
     if st.source is None:
         p("(committed from memory: no source directory)", markup=False)
         return
-    p(f"Source {st.source}: " + ("clean" if st.clean and not st.untracked else "changed"), markup=False)
+    p(f"Source {st.source}: " + ("clean" if st.clean else "changed"), markup=False)
     for f in st.files:
         if f.state != "unchanged":
             p(f"  {f.state + ':':10} {f.path}", markup=False)

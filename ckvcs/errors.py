@@ -70,6 +70,15 @@ class BadSafetensorsError(BadInputError):
     """A safetensors file whose header or size is inconsistent."""
 
 
+def check_text(value: str, where: str, what: str) -> str:
+    """``value`` if it is valid Unicode (ids hash UTF-8 JSON); BadInputError otherwise."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadInputError(where, f"{what} {value!r} is not valid UTF-8") from None
+    return value
+
+
 class RefError(CkvError):
     exit_code = 5
 

@@ -6,6 +6,7 @@ Layout (docs/format.md): ``.ckv/config.toml``, ``index.db``, ``objects/``,
 from __future__ import annotations
 
 import functools
+import json
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import Config, load_config
-from .errors import BadInputError, ConflictError, RefError, RepoExistsError, RepoNotFoundError
+from .errors import BadInputError, check_text, ConflictError, RefError, RepoExistsError, RepoNotFoundError
 from .index import Index
 from .index import queries as q
 from .lock import WriterLock
@@ -172,6 +173,11 @@ class Repo:
         """Commit a checkpoint directory, a single file, or a state dict (as model.safetensors)."""
         from .writer import CommitRequest, CommitWriter
 
+        check_text(message or "", "commit", "message")
+        try:
+            json.dumps(metadata or {}, ensure_ascii=False).encode("utf-8")
+        except (TypeError, ValueError, UnicodeEncodeError) as e:
+            raise BadInputError("commit", f"metadata must be JSON-serialisable text: {e}") from None
         if isinstance(src, Mapping):
             from .adapters.state_dict import plan_state_dict
             plans, source = [plan_state_dict(src)], None

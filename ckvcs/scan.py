@@ -16,7 +16,7 @@ import socket
 from pathlib import Path
 
 from .adapters import FilePlan, plan_file
-from .errors import BadInputError
+from .errors import BadInputError, check_text
 
 _STEP_NAME = re.compile(r"(?:^|[-_.])(?:step|checkpoint|ckpt|iter|global_step)[-_]?(\d+)$", re.IGNORECASE)
 
@@ -41,7 +41,7 @@ def collect_files(path: Path) -> tuple[Path, list[tuple[Path, str]]]:
             f = d / name
             if f.is_symlink() and not f.exists():
                 raise BadInputError(str(f), "broken symbolic link")
-            files.append((f, f.relative_to(root).as_posix()))
+            files.append((f, check_text(f.relative_to(root).as_posix(), str(f), "file name")))
     if not files:
         raise BadInputError(str(path), "nothing to commit: the directory has no files")
     return root, files

@@ -132,6 +132,7 @@ class CommitWriter:
         return _Stored(ref, n, enc.codec, enc.base_id, changed)
 
     def _put_meta(self, data: bytes, kind: int, kind_name: str) -> tuple[str, int]:
+        """Store a manifest or commit (``data`` is its canonical JSON, already UTF-8)."""
         oid = blob_id(data)
         if self._known(oid) is not None:
             return oid, 0

@@ -53,6 +53,10 @@ def plan_safetensors(view: memoryview, where: str) -> list[SourceSegment]:
     buf_start = 8 + n
     buf_len = len(view) - buf_start
     entries = []
+    try:
+        json.dumps(header, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadSafetensorsError(where, "header holds a string that is not valid UTF-8") from None
     for name, info in header.items():
         if not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= info.keys():
             raise BadSafetensorsError(where, f"tensor {name!r} lacks dtype, shape or data_offsets")

@@ -12,7 +12,7 @@ import struct
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BadInputError
+from ..errors import BadInputError, check_text
 from .base import FilePlan, SourceSegment
 
 if TYPE_CHECKING:
@@ -25,6 +25,10 @@ def plan_state_dict(state: Mapping[str, "torch.Tensor"], filename: str = "model.
     header: dict[str, Any] = {"__metadata__": {"format": "pt"}}
     parts: list[tuple[str, str, tuple[int, ...], memoryview]] = []
     offset = 0
+    for name in state:
+        if not isinstance(name, str):
+            raise BadInputError(repr(name), "state dict keys must be strings")
+        check_text(name, "state dict", "key")
     for name in sorted(state):
         t = state[name]
         if not hasattr(t, "dtype") or not hasattr(t, "shape"):

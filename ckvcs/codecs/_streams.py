@@ -73,11 +73,12 @@ def join_planes(planes: Sequence[bytes | np.ndarray], dtype: np.dtype, count: in
     k = np.dtype(dtype).itemsize
     if len(planes) != k:
         raise ValueError(f"expected {k} byte planes, found {len(planes)}")
-    out = np.empty((count, k), dtype=np.uint8)
-    for i, p in enumerate(planes):
-        arr = np.frombuffer(p, dtype=np.uint8)
+    arrays = [np.frombuffer(p, dtype=np.uint8) for p in planes]
+    for i, arr in enumerate(arrays):  # before allocating: count comes from a header
         if arr.size != count:
             raise ValueError(f"plane {i} holds {arr.size} bytes, expected {count}")
+    out = np.empty((count, k), dtype=np.uint8)
+    for i, arr in enumerate(arrays):
         out[:, i] = arr
     return out.reshape(-1).view(dtype)
 
@@ -100,8 +101,14 @@ def pack_streams(streams: Sequence[bytes | np.ndarray | memoryview], level: int)
     return b"".join([bytes([len(streams)]), *heads, *bodies])
 
 
-def unpack_streams(payload: bytes | memoryview, expect: int | None = None) -> list[bytes]:
-    """Inverse of :func:`pack_streams`; raises ValueError on anything malformed."""
+def unpack_streams(payload: bytes | memoryview, expect: int | None = None, *,
+                   sizes: Sequence[int] | None = None, max_raw: int | None = None) -> list[bytes]:
+    """Inverse of :func:`pack_streams`; raises ValueError on anything malformed.
+
+    ``sizes`` (the exact decoded length of each stream) or ``max_raw`` (a cap on
+    any one) must come from the caller's own knowledge of the object, so a lying
+    table can never make ckv allocate more than the object can hold.
+    """
     mv = memoryview(payload).cast("B")
     if len(mv) < 1:
         raise ValueError("empty stream set")
@@ -113,6 +120,10 @@ def unpack_streams(payload: bytes | memoryview, expect: int | None = None) -> li
         raise ValueError("stream table truncated")
     entries = [_ENTRY.unpack_from(mv, pos + i * _ENTRY.size) for i in range(count)]
     pos += count * _ENTRY.size
+    if sizes is not None and [e[1] for e in entries] != list(sizes):
+        raise ValueError("stream lengths disagree with the object's size")
+    if max_raw is not None and any(e[1] > max_raw for e in entries):
+        raise ValueError("a stream claims more bytes than the object can hold")
     out: list[bytes] = []
     for mode, raw_len, coded_len in entries:
         if pos + coded_len > len(mv):
@@ -124,6 +135,9 @@ def unpack_streams(payload: bytes | memoryview, expect: int | None = None) -> li
                 raise ValueError("stored stream length mismatch")
             out.append(bytes(chunk))
         elif mode == MODE_ZSTD:
+            # zstandard allocates what the frame header claims, whatever max_output_size says
+            if zstandard.frame_content_size(chunk) != raw_len:
+                raise ValueError("zstd frame size disagrees with the stream table")
             try:
                 data = _decompressor().decompress(chunk, max_output_size=raw_len)
             except zstandard.ZstdError as e:

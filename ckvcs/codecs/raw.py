@@ -32,6 +32,6 @@ class RawCodec(Codec):
 
     def decode(self, payload: bytes | memoryview, dtype: DType, count: int,
                base: np.ndarray | None = None) -> np.ndarray:
-        planes = unpack_streams(payload, expect=dtype.itemsize)
+        planes = unpack_streams(payload, expect=dtype.itemsize, sizes=[count] * dtype.itemsize)
         bits = join_planes(planes, dtype.bits, count)
         return rotr1(bits) if dtype.is_float else bits

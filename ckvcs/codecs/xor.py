@@ -41,7 +41,8 @@ class XorCodec(Codec):
                base: np.ndarray | None = None) -> np.ndarray:
         if base is None or base.size != count:
             raise ValueError("xor needs a base of the decoded length")
-        diff = join_planes(unpack_streams(payload, expect=dtype.itemsize), dtype.bits, count)
+        diff = join_planes(unpack_streams(payload, expect=dtype.itemsize, sizes=[count] * dtype.itemsize),
+                           dtype.bits, count)
         if dtype.is_float:
             diff = rotr1(diff)
         return np.bitwise_xor(diff, base.astype(dtype.bits, copy=False))

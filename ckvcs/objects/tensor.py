@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import zstandard
 
-from ..codecs import Codec, codec_for_code
+from ..codecs import Codec, codec_for_code, get_codec
 from ..codecs.frame import KIND_BLOB, KIND_TENSOR, Frame, encode_frame, parse_frame
 from ..errors import CorruptObjectError
 from ..format import BYTES, DTYPES, DType
@@ -43,6 +43,8 @@ def choose_codec(bits: np.ndarray, dtype: DType, base: np.ndarray | None,
                  candidates: Sequence[Codec]) -> tuple[Codec, bytes | None]:
     """The candidate with the smallest encoding; its full payload if it was computed."""
     usable = [c for c in candidates if base is not None or not c.uses_base]
+    if not usable:  # only delta codecs configured and no base: a tensor must still be storable
+        usable = [get_codec("raw")]
     if len(usable) == 1:
         return usable[0], None
     full = bits.nbytes <= FULL_TRIAL_BYTES

@@ -66,6 +66,8 @@ class LocalStore(ObjectStore):
     def get_range(self, oid: str, start: int, length: int) -> bytes:
         try:
             with open(self.path(oid), "rb") as f:
+                if start < 0 or length < 0 or start + length > os.fstat(f.fileno()).st_size:
+                    raise CorruptObjectError(oid, f"range {start}+{length} runs past the end of the object")
                 f.seek(start)
                 data = f.read(length)
         except FileNotFoundError:

@@ -18,7 +18,7 @@ class Config:
     format_version: int = REPO_FORMAT_VERSION
     hash: str = HASH_ALGORITHM
     default_branch: str = "main"
-    zstd_level: int = 3
+    zstd_level: int = 0            # 0: ckv's weight-plane profile (codecs/_streams.py); 1-22: a zstd level
     max_chain_depth: int = 20
     candidates: tuple[str, ...] = ("raw", "xor")
     workers: int = 2

@@ -20,7 +20,7 @@ class RawCodec(Codec):
     frame_code = 1
     uses_base = False
 
-    def __init__(self, level: int = 3) -> None:
+    def __init__(self, level: int = 0) -> None:
         self.level = int(level)
 
     def get_config(self) -> dict[str, Any]:

@@ -23,7 +23,7 @@ class XorCodec(Codec):
     frame_code = 2
     uses_base = True
 
-    def __init__(self, level: int = 3) -> None:
+    def __init__(self, level: int = 0) -> None:
         self.level = int(level)
 
     def get_config(self) -> dict[str, Any]:

@@ -148,7 +148,11 @@ def unpack_streams(payload: bytes | memoryview, expect: int | None = None, *,
             out.append(bytes(chunk))
         elif mode == MODE_ZSTD:
             # zstandard allocates what the frame header claims, whatever max_output_size says
-            if zstandard.frame_content_size(chunk) != raw_len:
+            try:
+                declared = zstandard.frame_content_size(chunk)
+            except zstandard.ZstdError as e:
+                raise ValueError(f"zstd: {e}") from e
+            if declared != raw_len:
                 raise ValueError("zstd frame size disagrees with the stream table")
             try:
                 data = _decompressor().decompress(chunk, max_output_size=raw_len)

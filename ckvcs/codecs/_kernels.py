@@ -1,0 +1,758 @@
+"""Numba kernels of the ``tpde`` codec, each with a plain reference twin.
+
+Contract: every kernel ``name`` here has a twin ``np_name`` in plain
+Python/numpy that returns identical results (tests/unit/test_kernels_twin.py
+holds them equal). Sequential coders cannot be vectorised, so those twins are
+plain loops over Python ints: slow, readable, and immune to numba's integer
+typing surprises (uint64 op int64 -> float64), which is what the twin test
+is there to catch.
+
+Kernels never raise and never read or write out of bounds, whatever the
+input: decoders return a negative error code (``ERR_*``) that the Python
+wrapper turns into ValueError. Encoders assume well-formed input (the codec
+builds it) and size their outputs from proven upper bounds.
+
+Coders:
+
+* Elias-delta gaps of changed positions, an MSB-first bitstream.
+* A binary adaptive range coder (32-bit, carries added into the bytes already
+  written, 12-bit probabilities kept in [31, 4065] by the shift-5 update, so
+  a decision costs at most 7.05 bits and needs at most one renormalisation;
+  branch-free where branches would follow the data) driving two models:
+  - the change mask: one decision per element, context = base exponent byte,
+    number of changes among the previous 16 elements, previous element;
+  - the ordered-integer difference of each changed element: its bit length L
+    (a binary tree, context = base exponent byte and the previous L), the
+    sign (context = base sign and L), the ``kmax`` bits below the leading one
+    (context = L, two base mantissa bits, bits so far); lower bits verbatim
+    into a raw LSB-first bitstream.
+* The value kernels walk the whole tensor and skip unchanged elements rather
+  than take an index of changed positions: a compare per element is cheaper
+  than building and reading an int64 index.
+
+docs/format_tpde.md specifies every bit written here.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+U64 = np.uint64  # annotations only: numba types arguments from the values passed
+
+ERR_TRUNCATED = -1   # a stream ended early or has bytes left over
+ERR_RANGE = -2       # a decoded value is out of range (position, gap, length)
+ERR_COUNT = -3       # the number of changed elements disagrees with the header
+
+PROB_BITS = 12
+PROB_INIT = 1 << (PROB_BITS - 1)
+RATE = 5
+HIST = 16                       # mask context: changes among the previous HIST elements
+MASK_CTX = 256 * (HIST + 1) * 2
+PL_BUCKETS = 32                 # previous bit length, clamped
+
+_U0 = np.uint64(0)
+_U1 = np.uint64(1)
+_U8 = np.uint64(8)
+_UFF = np.uint64(0xFF)
+_TOP = np.uint64(1 << 24)
+_M32 = np.uint64(0xFFFFFFFF)
+_M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+_PTOT = np.uint64(1 << PROB_BITS)
+_PBITS = np.uint64(PROB_BITS)
+_RATE = np.uint64(RATE)
+
+
+def tree_depth(w: int) -> int:
+    """Bits of the L-1 tree: L ranges over 1..w and w is a power of two (8..64)."""
+    return {8: 3, 16: 4, 32: 5, 64: 6}[w]
+
+
+# ---------------------------------------------------------------- Elias-delta gaps
+
+
+@numba.njit(inline="always")
+def _bitlen(x: U64) -> int:
+    n = 0
+    if x >> np.uint64(32):
+        x >>= np.uint64(32)
+        n += 32
+    if x >> np.uint64(16):
+        x >>= np.uint64(16)
+        n += 16
+    if x >> _U8:
+        x >>= _U8
+        n += 8
+    if x >> np.uint64(4):
+        x >>= np.uint64(4)
+        n += 4
+    if x >> np.uint64(2):
+        x >>= np.uint64(2)
+        n += 2
+    if x >> _U1:
+        x >>= _U1
+        n += 1
+    return n + np.int64(x)
+
+
+@numba.njit(inline="always")
+def _put_msb(out: np.ndarray, o: int, acc: U64, nacc: int, v: U64, k: int) -> tuple[int, U64, int]:
+    """Append the k <= 32 low bits of v, MSB first; whole bytes go out at once."""
+    acc = (acc << np.uint64(k)) | v
+    nacc += k
+    while nacc >= 8:
+        nacc -= 8
+        out[o] = np.uint8((acc >> np.uint64(nacc)) & _UFF)
+        o += 1
+    return o, acc, nacc
+
+
+@numba.njit(cache=True, nogil=True)
+def elias_encode(positions: np.ndarray) -> np.ndarray:
+    """Elias-delta code of the gaps p0+1, p1-p0, ... (strictly increasing positions)."""
+    n = positions.size
+    total = 0
+    prev = -1
+    for i in range(n):
+        nb = _bitlen(np.uint64(positions[i] - prev))
+        total += 2 * (_bitlen(np.uint64(nb)) - 1) + nb
+        prev = positions[i]
+    out = np.zeros((total + 7) // 8, np.uint8)
+    acc = _U0
+    nacc = 0
+    o = 0
+    prev = -1
+    for i in range(n):
+        g = np.uint64(positions[i] - prev)
+        prev = positions[i]
+        nb = _bitlen(g)
+        ll = _bitlen(np.uint64(nb)) - 1
+        # ll zeros, nb in ll+1 bits, then the nb-1 bits of g below its leading one.
+        o, acc, nacc = _put_msb(out, o, acc, nacc, _U0, ll)
+        o, acc, nacc = _put_msb(out, o, acc, nacc, np.uint64(nb), ll + 1)
+        rest = nb - 1
+        while rest > 0:
+            k = min(rest, 32)
+            rest -= k
+            v = (g >> np.uint64(rest)) & ((_U1 << np.uint64(k)) - _U1)
+            o, acc, nacc = _put_msb(out, o, acc, nacc, v, k)
+    if nacc > 0:
+        out[o] = np.uint8((acc << np.uint64(8 - nacc)) & _UFF)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def elias_decode(buf: np.ndarray, nnz: int, count: int) -> tuple[np.ndarray, int]:
+    """Positions from an Elias-delta gap stream; (positions, 0) or (partial, ERR_*)."""
+    pos = np.empty(nnz, np.int64)
+    nbits = buf.size * 8
+    bit = 0  # next bit to read
+    prev = -1
+    for i in range(nnz):
+        ll = 0
+        while True:
+            if bit >= nbits:
+                return pos, ERR_TRUNCATED
+            if (buf[bit >> 3] >> (7 - (bit & 7))) & 1:
+                break
+            ll += 1
+            bit += 1
+            if ll > 6:  # a length field above 64 bits
+                return pos, ERR_RANGE
+        if bit + ll + 1 > nbits:
+            return pos, ERR_TRUNCATED
+        nb = 0
+        for _ in range(ll + 1):
+            nb = (nb << 1) | ((buf[bit >> 3] >> (7 - (bit & 7))) & 1)
+            bit += 1
+        if nb > 63 or bit + nb - 1 > nbits:
+            return pos, ERR_RANGE if nb > 63 else ERR_TRUNCATED
+        g = 1
+        for _ in range(nb - 1):
+            g = (g << 1) | ((buf[bit >> 3] >> (7 - (bit & 7))) & 1)
+            bit += 1
+        if g > count - 1 - prev:
+            return pos, ERR_RANGE
+        prev += g
+        pos[i] = prev
+    if (bit + 7) // 8 != buf.size:
+        return pos, ERR_TRUNCATED
+    while bit < nbits:  # padding must be zero: one stream per position set
+        if (buf[bit >> 3] >> (7 - (bit & 7))) & 1:
+            return pos, ERR_RANGE
+        bit += 1
+    return pos, 0
+
+
+# ---------------------------------------------------------------- range coder
+# Encoder state (o, low, rng): bytes written, low end of the interval (32 bits; a carry out of
+# it is added to the bytes already written), width. Decoder state (o, code, rng).
+
+
+@numba.njit(inline="always")
+def _enc(out: np.ndarray, o: int, low: U64, rng: U64, probs: np.ndarray, ci: int,
+         bit: int) -> tuple[int, U64, U64]:
+    # Branch-free wherever the branch would follow coded data: such branches mispredict.
+    p = np.uint64(probs[ci])
+    bound = (rng >> _PBITS) * p
+    m = _U0 - np.uint64(bit)
+    low += bound & m
+    rng = bound ^ ((bound ^ (rng - bound)) & m)
+    d0 = (_PTOT - p) >> _RATE
+    d1 = p >> _RATE
+    probs[ci] = np.uint16((p + d0 - ((d0 + d1) & m)) & np.uint64(0xFFFF))
+    if low >> np.uint64(32):  # carry (rare): never runs past the first byte, the code stays < 1
+        low &= _M32
+        k = o - 1
+        while k >= 0 and out[k] == 255:
+            out[k] = 0
+            k -= 1
+        if k >= 0:
+            out[k] += 1
+    # At most one shift: rng >= 2**24 * 31 / 4096 after any decision. ``out`` has slack, so the
+    # byte is stored whether or not it is kept.
+    s = np.uint64(rng < _TOP)
+    out[o] = np.uint8(low >> np.uint64(24))
+    o += np.int64(s)
+    sh = s << np.uint64(3)
+    low = (low << sh) & _M32
+    rng = rng << sh
+    return o, low, rng
+
+
+@numba.njit(inline="always")
+def _flush(out: np.ndarray, o: int, low: U64) -> int:
+    for k in range(4):
+        out[o + k] = np.uint8((low >> np.uint64(24 - 8 * k)) & _UFF)
+    return o + 4
+
+
+@numba.njit(inline="always")
+def _dec(buf: np.ndarray, last: int, o: int, code: U64, rng: U64, probs: np.ndarray,
+         ci: int) -> tuple[int, U64, U64, int]:
+    p = np.uint64(probs[ci])
+    bound = (rng >> _PBITS) * p
+    bit = np.int64(code >= bound)
+    m = _U0 - np.uint64(bit)
+    code -= bound & m
+    rng = bound ^ ((bound ^ (rng - bound)) & m)
+    d0 = (_PTOT - p) >> _RATE
+    d1 = p >> _RATE
+    probs[ci] = np.uint16((p + d0 - ((d0 + d1) & m)) & np.uint64(0xFFFF))
+    s = np.uint64(rng < _TOP)
+    sh = s << np.uint64(3)
+    # ``buf`` ends in a zero byte at ``last``: reads past the end see zeros, and the caller
+    # rejects a stream whose decoder did not stop exactly at its end.
+    byte = np.uint64(buf[min(o, last)])
+    code = ((code << sh) | (byte & (_U0 - s))) & _M32
+    rng = rng << sh
+    o += np.int64(s)
+    return o, code, rng, bit
+
+
+@numba.njit(inline="always")
+def _dec_init(buf: np.ndarray) -> tuple[np.ndarray, int, int, U64]:
+    """(zero-padded copy, index of its last byte, o, code)."""
+    pad = np.zeros(buf.size + 8, np.uint8)
+    pad[: buf.size] = buf
+    code = _U0
+    for k in range(4):
+        code = (code << _U8) | np.uint64(pad[k])
+    return pad, buf.size, 4, code
+
+
+@numba.njit(inline="always")
+def _exp_ctx(b: U64, w: int) -> int:
+    """The 8 bits below the sign: the exponent byte of bf16/fp32, its top of fp64."""
+    return np.int64(((b << _U1) >> np.uint64(w - 8)) & _UFF)
+
+
+# ---------------------------------------------------------------- change mask model
+
+
+@numba.njit(inline="always")
+def _mask_ci(b: int, w: int, hist: int, cnt: int) -> int:
+    return (_exp_ctx(np.uint64(b), w) * (HIST + 1) + cnt) * 2 + (hist & 1)
+
+
+@numba.njit(inline="always")
+def _hist_push(hist: int, cnt: int, bit: int) -> tuple[int, int]:
+    cnt += bit - ((hist >> (HIST - 1)) & 1)
+    hist = ((hist << 1) | bit) & ((1 << HIST) - 1)
+    return hist, cnt
+
+
+@numba.njit(cache=True, nogil=True)
+def rc_encode_mask(data: np.ndarray, base: np.ndarray, w: int) -> np.ndarray:
+    """Range-code the change mask ``data != base``."""
+    probs = np.full(MASK_CTX, PROB_INIT, np.uint16)
+    out = np.empty(data.size + 16, np.uint8)
+    o, low, rng = 0, _U0, _M32
+    hist, cnt = 0, 0
+    for i in range(data.size):
+        bit = np.int64(data[i] != base[i])
+        o, low, rng = _enc(out, o, low, rng, probs, _mask_ci(base[i], w, hist, cnt), bit)
+        hist, cnt = _hist_push(hist, cnt, bit)
+    return out[: _flush(out, o, low)]
+
+
+@numba.njit(cache=True, nogil=True)
+def rc_decode_mask(buf: np.ndarray, base: np.ndarray, w: int, nnz: int) -> tuple[np.ndarray, int]:
+    """The change mask (uint8 0/1) of ``base.size`` elements; (mask, 0) or (mask, ERR_*)."""
+    mask = np.empty(base.size, np.uint8)
+    probs = np.full(MASK_CTX, PROB_INIT, np.uint16)
+    pad, last, o, code = _dec_init(buf)
+    rng = _M32
+    hist, cnt, ones = 0, 0, 0
+    for i in range(base.size):
+        o, code, rng, bit = _dec(pad, last, o, code, rng, probs, _mask_ci(base[i], w, hist, cnt))
+        mask[i] = bit
+        ones += bit
+        hist, cnt = _hist_push(hist, cnt, bit)
+    if o != buf.size:
+        return mask, ERR_TRUNCATED
+    return mask, (0 if ones == nnz else ERR_COUNT)
+
+
+# ---------------------------------------------------------------- value model
+
+
+@numba.njit(inline="always")
+def _ordered(v: U64, w: int, is_float: bool) -> U64:
+    """Sign-magnitude -> monotone two's complement (negative: flip the magnitude); an involution."""
+    if not is_float:
+        return v
+    m = (_U0 - (v >> np.uint64(w - 1))) & (_M64 >> np.uint64(65 - w))
+    return v ^ m
+
+
+@numba.njit(inline="always")
+def _value_tables(w: int, kmax: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    depth = 3 if w == 8 else (4 if w == 16 else (5 if w == 32 else 6))
+    ptree = np.full((256 * PL_BUCKETS) << depth, PROB_INIT, np.uint16)
+    psign = np.full(2 * 65, PROB_INIT, np.uint16)
+    pman = np.full((65 * 4) << kmax, PROB_INIT, np.uint16)
+    return depth, ptree, psign, pman
+
+
+@numba.njit(inline="always")
+def _val_ctx(b: U64, w: int) -> tuple[int, int, int]:
+    s = np.int64(b >> np.uint64(w - 1))
+    mt = np.int64(((b << np.uint64(9)) >> np.uint64(w - 2)) & np.uint64(3)) if w > 8 else 0
+    return _exp_ctx(b, w), s, mt
+
+
+@numba.njit(inline="always")
+def _put_lsb(raw: np.ndarray, r: int, acc: U64, nacc: int, v: U64, t: int) -> tuple[int, U64, int]:
+    """Append the t <= 32 low bits of v, LSB first. Branch-free: 5 bytes stored, whole ones kept."""
+    acc |= (v & ((_U1 << np.uint64(t)) - _U1)) << np.uint64(nacc)
+    nacc += t
+    for q in range(5):
+        raw[r + q] = np.uint8((acc >> np.uint64(8 * q)) & _UFF)
+    nb = nacc >> 3
+    r += nb
+    acc >>= np.uint64(8 * nb)
+    nacc &= 7
+    return r, acc, nacc
+
+
+@numba.njit(inline="always")
+def _get_lsb(raw: np.ndarray, last: int, r: int, acc: U64, nacc: int,
+             t: int) -> tuple[int, U64, int, U64]:
+    """Take t <= 32 bits, LSB first; refills branch-free to >= 56 buffered bits (zeros past the end)."""
+    k = min(r, last)
+    word = _U0
+    for q in range(8):
+        word |= np.uint64(raw[k + q]) << np.uint64(8 * q)
+    acc |= word << np.uint64(nacc)
+    r += (63 - nacc) >> 3
+    nacc |= 56
+    v = acc & ((_U1 << np.uint64(t)) - _U1)
+    acc >>= np.uint64(t)
+    nacc -= t
+    return r, acc, nacc, v
+
+
+@numba.njit(inline="always")
+def _enc_value(out: np.ndarray, o: int, low: U64, rng: U64, raw: np.ndarray, r: int, acc: U64, nacc: int,
+               ptree: np.ndarray, psign: np.ndarray, pman: np.ndarray, x: U64, b: U64, pl: int, w: int,
+               is_float: bool, depth: int, kmax: int) -> tuple[int, U64, U64, int, U64, int, int]:
+    wmask = _M64 >> np.uint64(64 - w)
+    d = (_ordered(x, w, is_float) - _ordered(b, w, is_float)) & wmask
+    e, s, mt = _val_ctx(b, w)
+    neg = (d >> np.uint64(w - 1)) & _U1
+    m = _U0 - neg
+    mag = ((d ^ m) - m) & wmask
+    L = _bitlen(mag)
+    row = (e * PL_BUCKETS + min(pl, PL_BUCKETS - 1)) << depth
+    node = 1
+    for j in range(depth - 1, -1, -1):
+        bit = ((L - 1) >> j) & 1
+        o, low, rng = _enc(out, o, low, rng, ptree, row + node, bit)
+        node = node * 2 + bit
+    o, low, rng = _enc(out, o, low, rng, psign, s * 65 + L, np.int64(neg))
+    k = min(L - 1, kmax)
+    row = (L * 4 + mt) << kmax
+    node = 1
+    for j in range(1, k + 1):
+        bit = np.int64((mag >> np.uint64(L - 1 - j)) & _U1)
+        o, low, rng = _enc(out, o, low, rng, pman, row + node, bit)
+        node = node * 2 + bit
+    rest = L - 1 - k  # the low bits verbatim
+    r, acc, nacc = _put_lsb(raw, r, acc, nacc, mag, min(rest, 32))
+    if rest > 32:
+        r, acc, nacc = _put_lsb(raw, r, acc, nacc, mag >> np.uint64(32), rest - 32)
+    return o, low, rng, r, acc, nacc, L
+
+
+@numba.njit(inline="always")
+def _dec_value(buf: np.ndarray, last: int, o: int, code: U64, rng: U64, raw: np.ndarray, rlast: int, r: int,
+               acc: U64, nacc: int, ptree: np.ndarray, psign: np.ndarray, pman: np.ndarray, b: U64, pl: int,
+               w: int, is_float: bool, depth: int, kmax: int) -> tuple[int, U64, U64, int, U64, int, U64, int]:
+    e, s, mt = _val_ctx(b, w)
+    row = (e * PL_BUCKETS + min(pl, PL_BUCKETS - 1)) << depth
+    node = 1
+    for _ in range(depth):
+        o, code, rng, bit = _dec(buf, last, o, code, rng, ptree, row + node)
+        node = node * 2 + bit
+    L = node - (1 << depth) + 1  # 1..w: the tree has exactly w leaves
+    o, code, rng, neg = _dec(buf, last, o, code, rng, psign, s * 65 + L)
+    k = min(L - 1, kmax)
+    row = (L * 4 + mt) << kmax
+    node = 1
+    for _ in range(k):
+        o, code, rng, bit = _dec(buf, last, o, code, rng, pman, row + node)
+        node = node * 2 + bit
+    rest = L - 1 - k
+    r, acc, nacc, low = _get_lsb(raw, rlast, r, acc, nacc, min(rest, 32))
+    if rest > 32:
+        r, acc, nacc, hi = _get_lsb(raw, rlast, r, acc, nacc, rest - 32)
+        low |= hi << np.uint64(32)
+    wmask = _M64 >> np.uint64(64 - w)
+    mag = (np.uint64(node) << np.uint64(rest)) | low
+    m = _U0 - np.uint64(neg)
+    d = ((mag ^ m) - m) & wmask
+    y = _ordered((_ordered(b, w, is_float) + d) & wmask, w, is_float)
+    return o, code, rng, r, acc, nacc, y, L
+
+
+@numba.njit(inline="always")
+def _raw_pad(raw: np.ndarray) -> tuple[np.ndarray, int]:
+    pad = np.zeros(raw.size + 16, np.uint8)
+    pad[: raw.size] = raw
+    return pad, raw.size
+
+
+@numba.njit(inline="always")
+def _raw_done(raw: np.ndarray, r: int, nacc: int) -> bool:
+    """Exactly the bytes of ``raw`` consumed, the unused bits of the last one zero."""
+    used = r * 8 - nacc
+    if (used + 7) // 8 != raw.size:
+        return False
+    return used % 8 == 0 or (raw[used // 8] >> (used % 8)) == 0
+
+
+@numba.njit(inline="always")
+def _value_buffers(nnz: int, depth: int, kmax: int) -> tuple[np.ndarray, np.ndarray]:
+    # A decision costs at most 7.05 bits, so one byte per decision bounds the coded size;
+    # 8 slack bytes cover the branch-free stores.
+    return np.empty(nnz * (depth + 1 + kmax) + 16, np.uint8), np.empty(nnz * 8 + 16, np.uint8)
+
+
+@numba.njit(cache=True, nogil=True)
+def rc_encode_values(data: np.ndarray, base: np.ndarray, w: int, is_float: bool,
+                     kmax: int) -> tuple[np.ndarray, np.ndarray]:
+    """Range-code the differences of the changed elements (``data != base``), in order."""
+    nnz = 0
+    for i in range(data.size):
+        nnz += data[i] != base[i]
+    depth, ptree, psign, pman = _value_tables(w, kmax)
+    out, raw = _value_buffers(nnz, depth, kmax)
+    o, low, rng = 0, _U0, _M32
+    r, acc, nacc, pl = 0, _U0, 0, 0
+    for i in range(data.size):
+        x = data[i]
+        b = base[i]
+        if x != b:
+            o, low, rng, r, acc, nacc, pl = _enc_value(
+                out, o, low, rng, raw, r, acc, nacc, ptree, psign, pman,
+                np.uint64(x), np.uint64(b), pl, w, is_float, depth, kmax)
+    return out[: _flush(out, o, low)], raw[: r + (nacc > 0)]
+
+
+@numba.njit(cache=True, nogil=True)
+def rc_decode_values(base: np.ndarray, mask: np.ndarray, buf: np.ndarray, raw: np.ndarray, w: int,
+                     is_float: bool, kmax: int) -> tuple[np.ndarray, int]:
+    """Base with the coded differences applied where ``mask`` (uint8 0/1) is set; (out, 0 or ERR_*)."""
+    res = np.empty(base.size, base.dtype)
+    depth, ptree, psign, pman = _value_tables(w, kmax)
+    pad, last, o, code = _dec_init(buf)
+    rpad, rlast = _raw_pad(raw)
+    rng = _M32
+    r, acc, nacc, pl = 0, _U0, 0, 0
+    for i in range(base.size):
+        b = base[i]
+        res[i] = b
+        if mask[i]:
+            o, code, rng, r, acc, nacc, y, pl = _dec_value(
+                pad, last, o, code, rng, rpad, rlast, r, acc, nacc, ptree, psign, pman,
+                np.uint64(b), pl, w, is_float, depth, kmax)
+            res[i] = y
+    return res, (0 if o == buf.size and _raw_done(raw, r, nacc) else ERR_TRUNCATED)
+
+
+# ---------------------------------------------------------------- reference twins
+# Plain Python over Python ints: the specification the kernels are tested against.
+
+
+def np_elias_encode(positions: np.ndarray) -> np.ndarray:
+    """Twin of :func:`elias_encode`, vectorised: every code as a run of bits, then packbits."""
+    p = np.asarray(positions, dtype=np.int64)
+    if p.size == 0:
+        return np.zeros(0, np.uint8)
+    g = np.diff(p, prepend=-1).astype(np.uint64)
+    nb = np.array([int(x).bit_length() for x in g.tolist()], dtype=np.int64)
+    ll = np.array([int(x).bit_length() - 1 for x in nb.tolist()], dtype=np.int64)
+    width = 2 * ll + nb
+    # Code of gap i as one integer of width[i] bits: ll zeros, nb, the low nb-1 bits of g.
+    codes = [(int(n) << (int(n) - 1)) | (int(x) & ((1 << (int(n) - 1)) - 1)) for n, x in zip(nb, g)]
+    bits = np.zeros(int(width.sum()), np.uint8)
+    start = np.concatenate([[0], np.cumsum(width)[:-1]])
+    for s, wd, c in zip(start.tolist(), width.tolist(), codes):
+        bits[s : s + wd] = [(c >> (wd - 1 - k)) & 1 for k in range(wd)]
+    return np.packbits(bits)
+
+
+def np_elias_decode(buf: np.ndarray, nnz: int, count: int) -> tuple[np.ndarray, int]:
+    """Twin of :func:`elias_decode`."""
+    bits = np.unpackbits(np.asarray(buf, np.uint8)).tolist()
+    pos = np.empty(nnz, np.int64)
+    at, prev = 0, -1
+    for i in range(nnz):
+        ll = 0
+        while True:
+            if at >= len(bits):
+                return pos, ERR_TRUNCATED
+            if bits[at]:
+                break
+            ll += 1
+            at += 1
+            if ll > 6:
+                return pos, ERR_RANGE
+        if at + ll + 1 > len(bits):
+            return pos, ERR_TRUNCATED
+        nb = int("".join(map(str, bits[at : at + ll + 1])), 2)
+        at += ll + 1
+        if nb > 63:
+            return pos, ERR_RANGE
+        if at + nb - 1 > len(bits):
+            return pos, ERR_TRUNCATED
+        g = int("1" + "".join(map(str, bits[at : at + nb - 1])), 2)
+        at += nb - 1
+        if g > count - 1 - prev:
+            return pos, ERR_RANGE
+        prev += g
+        pos[i] = prev
+    if (at + 7) // 8 != len(buf):
+        return pos, ERR_TRUNCATED
+    if any(bits[at:]):
+        return pos, ERR_RANGE
+    return pos, 0
+
+
+class _PyEncoder:
+    """The range encoder of the kernels, one decision at a time, over Python ints."""
+
+    def __init__(self) -> None:
+        self.low, self.rng = 0, 0xFFFFFFFF
+        self.out = bytearray()
+
+    def bit(self, probs: list[int], ci: int, bit: int) -> None:
+        p = probs[ci]
+        bound = (self.rng >> PROB_BITS) * p
+        if bit:
+            self.low += bound
+            self.rng -= bound
+            probs[ci] = p - (p >> RATE)
+        else:
+            self.rng = bound
+            probs[ci] = p + (((1 << PROB_BITS) - p) >> RATE)
+        if self.low >> 32:  # carry into the bytes already written
+            self.low &= 0xFFFFFFFF
+            k = len(self.out) - 1
+            while k >= 0 and self.out[k] == 0xFF:
+                self.out[k] = 0
+                k -= 1
+            if k >= 0:
+                self.out[k] += 1
+        while self.rng < 1 << 24:
+            self.out.append(self.low >> 24)
+            self.low = (self.low << 8) & 0xFFFFFFFF
+            self.rng <<= 8
+
+    def finish(self) -> np.ndarray:
+        return np.frombuffer(bytes(self.out) + self.low.to_bytes(4, "big"), np.uint8)
+
+
+class _PyDecoder:
+    def __init__(self, buf: np.ndarray) -> None:
+        self.buf = bytes(np.asarray(buf, np.uint8))
+        self.code = int.from_bytes(self.buf[:4].ljust(4, b"\0"), "big")
+        self.pos = 4
+        self.rng = 0xFFFFFFFF
+
+    def bit(self, probs: list[int], ci: int) -> int:
+        p = probs[ci]
+        bound = (self.rng >> PROB_BITS) * p
+        if self.code < bound:
+            self.rng = bound
+            probs[ci] = p + (((1 << PROB_BITS) - p) >> RATE)
+            bit = 0
+        else:
+            self.code -= bound
+            self.rng -= bound
+            probs[ci] = p - (p >> RATE)
+            bit = 1
+        while self.rng < 1 << 24:
+            byte = self.buf[self.pos] if self.pos < len(self.buf) else 0
+            self.pos += 1
+            self.rng <<= 8
+            self.code = ((self.code << 8) | byte) & 0xFFFFFFFF
+        return bit
+
+    def done(self) -> bool:
+        return self.pos == len(self.buf)
+
+
+def _py_exp_ctx(b: int, w: int) -> int:
+    return ((b << 1) & ((1 << w) - 1)) >> (w - 8)
+
+
+class _PyMask:
+    """The change-mask model: context of the next element, history update."""
+
+    def __init__(self) -> None:
+        self.probs = [PROB_INIT] * MASK_CTX
+        self.hist = [0] * HIST  # the previous HIST bits, newest last
+
+    def ctx(self, b: int, w: int) -> int:
+        return (_py_exp_ctx(b, w) * (HIST + 1) + sum(self.hist)) * 2 + self.hist[-1]
+
+    def push(self, bit: int) -> None:
+        self.hist = self.hist[1:] + [bit]
+
+
+def np_rc_encode_mask(data: np.ndarray, base: np.ndarray, w: int) -> np.ndarray:
+    """Twin of :func:`rc_encode_mask`."""
+    model, enc = _PyMask(), _PyEncoder()
+    for x, b in zip(data.tolist(), base.tolist()):
+        bit = int(x != b)
+        enc.bit(model.probs, model.ctx(b, w), bit)
+        model.push(bit)
+    return enc.finish()
+
+
+def np_rc_decode_mask(buf: np.ndarray, base: np.ndarray, w: int, nnz: int) -> tuple[np.ndarray, int]:
+    """Twin of :func:`rc_decode_mask`."""
+    model, dec = _PyMask(), _PyDecoder(buf)
+    mask = np.zeros(base.size, np.uint8)
+    for i, b in enumerate(base.tolist()):
+        mask[i] = bit = dec.bit(model.probs, model.ctx(b, w))
+        model.push(bit)
+    if not dec.done():
+        return mask, ERR_TRUNCATED
+    return mask, (0 if int(mask.sum()) == nnz else ERR_COUNT)
+
+
+class _PyValues:
+    """The value model over Python ints: encode or decode one changed element at a time."""
+
+    def __init__(self, w: int, is_float: bool, kmax: int) -> None:
+        self.w, self.is_float, self.kmax = w, is_float, kmax
+        self.depth = tree_depth(w)
+        self.ptree = [PROB_INIT] * ((256 * PL_BUCKETS) << self.depth)
+        self.psign = [PROB_INIT] * (2 * 65)
+        self.pman = [PROB_INIT] * ((65 * 4) << kmax)
+        self.prev_len = 0
+        self.raw_bits: list[int] = []
+        self.at = 0  # next raw bit when decoding
+
+    def ordered(self, v: int) -> int:
+        if self.is_float and v >> (self.w - 1):
+            return v ^ ((1 << (self.w - 1)) - 1)
+        return v
+
+    def contexts(self, b: int) -> tuple[int, int, int]:
+        w = self.w
+        row = (_py_exp_ctx(b, w) * PL_BUCKETS + min(self.prev_len, PL_BUCKETS - 1)) << self.depth
+        mt = (b >> (w - 11)) & 3 if w > 8 else 0
+        return row, b >> (w - 1), mt
+
+    def encode(self, enc: _PyEncoder, x: int, b: int) -> None:
+        w = self.w
+        d = (self.ordered(x) - self.ordered(b)) % (1 << w)
+        row, s, mt = self.contexts(b)
+        neg = d >> (w - 1)
+        mag = (1 << w) - d if neg else d
+        L = mag.bit_length()
+        node = 1
+        for j in reversed(range(self.depth)):
+            bit = ((L - 1) >> j) & 1
+            enc.bit(self.ptree, row + node, bit)
+            node = 2 * node + bit
+        enc.bit(self.psign, s * 65 + L, neg)
+        k = min(L - 1, self.kmax)
+        row, node = (L * 4 + mt) << self.kmax, 1
+        for j in range(1, k + 1):
+            bit = (mag >> (L - 1 - j)) & 1
+            enc.bit(self.pman, row + node, bit)
+            node = 2 * node + bit
+        self.raw_bits += [(mag >> j) & 1 for j in range(L - 1 - k)]
+        self.prev_len = L
+
+    def raw(self) -> np.ndarray:
+        return np.packbits(np.array(self.raw_bits, np.uint8), bitorder="little")
+
+    def decode(self, dec: _PyDecoder, b: int) -> int:
+        """The new bits of one changed element."""
+        w = self.w
+        row, s, mt = self.contexts(b)
+        node = 1
+        for _ in range(self.depth):
+            node = 2 * node + dec.bit(self.ptree, row + node)
+        L = node - (1 << self.depth) + 1
+        neg = dec.bit(self.psign, s * 65 + L)
+        k = min(L - 1, self.kmax)
+        row, node = (L * 4 + mt) << self.kmax, 1
+        for _ in range(k):
+            node = 2 * node + dec.bit(self.pman, row + node)
+        rest = L - 1 - k
+        low = sum(bit << j for j, bit in enumerate(self.raw_bits[self.at : self.at + rest]))
+        self.at += rest  # past the end: zeros, and raw_done() fails
+        mag = (node << rest) | low
+        d = ((1 << w) - mag) % (1 << w) if neg else mag
+        self.prev_len = L
+        return self.ordered((self.ordered(b) + d) % (1 << w))
+
+    def raw_done(self) -> bool:
+        return (self.at + 7) // 8 * 8 == len(self.raw_bits) and not any(self.raw_bits[self.at :])
+
+
+def np_rc_encode_values(data: np.ndarray, base: np.ndarray, w: int, is_float: bool,
+                        kmax: int) -> tuple[np.ndarray, np.ndarray]:
+    """Twin of :func:`rc_encode_values`."""
+    model, enc = _PyValues(w, is_float, kmax), _PyEncoder()
+    for x, b in zip(data.tolist(), base.tolist()):
+        if x != b:
+            model.encode(enc, x, b)
+    return enc.finish(), model.raw()
+
+
+def np_rc_decode_values(base: np.ndarray, mask: np.ndarray, buf: np.ndarray, raw: np.ndarray, w: int,
+                        is_float: bool, kmax: int) -> tuple[np.ndarray, int]:
+    """Twin of :func:`rc_decode_values`."""
+    model, dec = _PyValues(w, is_float, kmax), _PyDecoder(buf)
+    model.raw_bits = np.unpackbits(np.asarray(raw, np.uint8), bitorder="little").tolist()
+    res = base.copy()
+    for i in np.flatnonzero(mask).tolist():
+        res[i] = model.decode(dec, int(base[i]))
+    return res, (0 if dec.done() and model.raw_done() else ERR_TRUNCATED)

@@ -1,0 +1,237 @@
+"""``tpde``: a sparse lossless delta against a base of the same dtype and length.
+
+Only elements whose bit pattern differs from the base are stored: *where*
+(positions) and *by how much* (values). Exact for every bit pattern: NaN
+payloads, -0.0, Inf and integers all round-trip bit for bit, because every
+step is a bijection on unsigned integer bit views and no float arithmetic is
+done.
+
+Values are ordered-integer differences. A float's sign-magnitude bits are
+mapped to a monotone two's-complement integer (negative: flip the magnitude
+bits, an involution, so -0.0 -> -1 and +0.0 -> 0 stay distinct and adjacent);
+the stored value is ``ordered(new) - ordered(base)`` modulo 2**bits, so a
+one-ulp move is +-1 whatever the exponent. Integer dtypes use the plain
+modular difference.
+
+Payload (docs/format_tpde.md has every bit)::
+
+    u8  position mode   0 gaps (Elias-delta), 1 bitmap, 2 model (range coded)
+    u8  value mode      0 planes (zig-zag, byte planes), 1 model (range coded)
+    u8  kmax            value model: bits below the leading one that are modelled
+    u8  reserved        0
+    u64 nnz             changed elements, <= count
+    stream set (``_streams``): one position stream, then the value streams
+                        (planes: itemsize planes; model: range-coded, raw bits)
+
+The encoder picks each mode per tensor (``"auto"``) or as configured. Decoding
+validates every count and offset and raises ValueError on garbage.
+"""
+from __future__ import annotations
+
+import struct
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import zstandard
+
+from ..format import DType
+from ._streams import join_planes, pack_streams, split_planes, unpack_streams
+from .abc import Codec
+from .delta import apply_diff, ordered_diff, unzigzag, zigzag
+from .registry import register
+
+_HEAD = struct.Struct("<BBBBQ")
+POS_GAPS, POS_BITMAP, POS_MODEL = 0, 1, 2
+VAL_PLANES, VAL_MODEL = 0, 1
+_POS_NAMES = {"gaps": POS_GAPS, "bitmap": POS_BITMAP, "model": POS_MODEL}
+_VAL_NAMES = {"planes": VAL_PLANES, "model": VAL_MODEL}
+KMAX_LIMIT = 10  # value model: at most this many bits below the leading one are modelled
+SMALL = 1 << 16  # up to this many elements "auto" tries every mode and keeps the smallest
+
+
+def _ro(a: np.ndarray) -> np.ndarray:
+    """A read-only view: numba compiles one kernel per array type, so inputs are always read-only."""
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
+def _kernels() -> ModuleType:
+    """The numba kernels, imported on first use: importing numba costs a second, and commands
+    that never encode or decode (``ckv log``) must not pay it."""
+    from . import _kernels as kernels
+
+    return kernels
+
+
+def _check(err: int) -> None:
+    if err < 0:
+        K = _kernels()
+        reason = {K.ERR_TRUNCATED: "stream truncated or overlong", K.ERR_RANGE: "value out of range",
+                  K.ERR_COUNT: "changed-element count disagrees with the header"}.get(err, "bad payload")
+        raise ValueError(f"tpde: {reason}")
+
+
+@register
+class TpdeCodec(Codec):
+    codec_id = "tpde"
+    frame_code = 3
+    uses_base = True
+
+    def __init__(self, level: int = 3, positions: str = "auto", values: str = "auto", kmax: int = 3) -> None:
+        if positions != "auto" and positions not in _POS_NAMES:
+            raise ValueError(f"positions must be auto, {', '.join(_POS_NAMES)}")
+        if values != "auto" and values not in _VAL_NAMES:
+            raise ValueError(f"values must be auto, {', '.join(_VAL_NAMES)}")
+        if not 0 <= kmax <= KMAX_LIMIT:
+            raise ValueError(f"kmax must be 0..{KMAX_LIMIT}")
+        self.level, self.positions, self.values, self.kmax = int(level), positions, values, int(kmax)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"id": self.codec_id, "level": self.level, "positions": self.positions,
+                "values": self.values, "kmax": self.kmax}
+
+    # -------------------------------------------------------------- encode
+
+    def encode(self, data: np.ndarray, dtype: DType, base: np.ndarray | None = None) -> bytes:
+        data, base = _operands(data, dtype, base, np.size(data))
+        n, w = data.size, dtype.itemsize * 8
+        mask = data != base
+        nnz = int(np.count_nonzero(mask))
+        pos_mode = _POS_NAMES.get(self.positions) if self.positions != "auto" else _auto_positions(n, nnz)
+        val_mode = _VAL_NAMES.get(self.values) if self.values != "auto" else _auto_values(dtype, n, nnz)
+        pos_mode, pos_stream = self._positions(pos_mode, data, base, mask, nnz, w)
+        val_mode, val_streams = self._values(val_mode, data, base, mask, dtype)
+        head = _HEAD.pack(pos_mode, val_mode, self.kmax, 0, nnz)
+        return head + pack_streams([pos_stream, *val_streams], self.level)
+
+    def _positions(self, mode: int | None, data: np.ndarray, base: np.ndarray, mask: np.ndarray, nnz: int,
+                   w: int) -> tuple[int, np.ndarray]:
+        """(mode, stream); mode None: the smallest candidate."""
+        n, K = data.size, _kernels()
+        cands = []
+        if mode in (None, POS_MODEL):
+            cands.append((POS_MODEL, K.rc_encode_mask(data, base, w)))
+        if mode == POS_GAPS or (mode is None and nnz * 16 <= n):
+            cands.append((POS_GAPS, K.elias_encode(_ro(np.flatnonzero(mask)))))
+        if mode == POS_BITMAP or (mode is None and n <= SMALL):
+            cands.append((POS_BITMAP, np.packbits(mask)))
+        if len(cands) > 1:
+            # Small tensors: compare what is stored. Large sparse ones: the range-coded mask does
+            # not shrink under zstd and gap codes barely do, so raw sizes decide.
+            size = (lambda c: len(pack_streams([c[1]], self.level))) if n <= SMALL else (lambda c: c[1].size)
+            cands.sort(key=size)
+        return cands[0]
+
+    def _values(self, mode: int | None, data: np.ndarray, base: np.ndarray, mask: np.ndarray,
+                dtype: DType) -> tuple[int, list[np.ndarray]]:
+        cands = []
+        if mode in (None, VAL_MODEL):
+            rc, raw = _kernels().rc_encode_values(data, base, dtype.itemsize * 8, dtype.is_float, self.kmax)
+            cands.append((VAL_MODEL, [rc, raw]))
+        if mode in (None, VAL_PLANES):
+            dv = ordered_diff(data[mask], base[mask], dtype.is_float)
+            cands.append((VAL_PLANES, split_planes(zigzag(dv))))
+        if len(cands) > 1:
+            cands.sort(key=lambda c: len(pack_streams(c[1], self.level)))
+        return cands[0]
+
+    # -------------------------------------------------------------- decode
+
+    def decode(self, payload: bytes | memoryview, dtype: DType, count: int,
+               base: np.ndarray | None = None) -> np.ndarray:
+        _, base = _operands(None, dtype, base, count)
+        mv = memoryview(payload).cast("B")
+        if len(mv) < _HEAD.size:
+            raise ValueError("tpde payload shorter than its header")
+        pos_mode, val_mode, kmax, reserved, nnz = _HEAD.unpack_from(mv, 0)
+        if pos_mode > POS_MODEL or val_mode > VAL_MODEL or kmax > KMAX_LIMIT or reserved:
+            raise ValueError("tpde header has an unknown mode")
+        if nnz > count:
+            raise ValueError(f"tpde header claims {nnz} changes in {count} elements")
+        n_val = 2 if val_mode == VAL_MODEL else dtype.itemsize
+        # No stream of a valid payload is longer than this (range coder: <= 1 byte a decision; raw
+        # bits and gap codes: <= 8 and 10 bytes a change), so a lying table cannot allocate more.
+        tree_depth = (8 * dtype.itemsize).bit_length() - 1  # log2 of the element width
+        per_change = max(10, 1 + tree_depth + KMAX_LIMIT)
+        cap = max(count, nnz * per_change) + 16
+        try:
+            raw_streams = unpack_streams(mv[_HEAD.size :], expect=1 + n_val, max_raw=cap)
+        except zstandard.ZstdError as e:  # a garbled zstd frame header; the contract is ValueError
+            raise ValueError(f"tpde: {e}") from e
+        streams = [np.frombuffer(s, np.uint8) for s in raw_streams]
+        w, is_float = dtype.itemsize * 8, dtype.is_float
+        mask = _decode_positions(pos_mode, streams[0], base, nnz, w)
+        if val_mode == VAL_MODEL:
+            out, err = _kernels().rc_decode_values(base, _ro(mask), streams[1], streams[2], w, is_float, kmax)
+            _check(err)
+            return out
+        z = join_planes([bytes(v) for v in streams[1:]], dtype.bits, nnz)
+        if np.any(z == 0):
+            raise ValueError("tpde: a changed element with a zero difference")
+        index = np.flatnonzero(mask)
+        out = base.copy()
+        out[index] = apply_diff(base[index], unzigzag(z), is_float)
+        return out
+
+
+def _auto_positions(n: int, nnz: int) -> int | None:
+    """The position mode to use without measuring, or None to try the candidates."""
+    if nnz == 0:
+        return POS_GAPS  # an empty stream
+    if n - nnz <= n // 64:
+        return POS_BITMAP  # (nearly) everything changed: the bitmap is all ones, ~free after zstd
+    if n <= SMALL or nnz * 16 <= n:
+        return None  # small tensors: stream overheads matter; sparse ones: gaps may win
+    return POS_MODEL
+
+
+def _auto_values(dtype: DType, n: int, nnz: int) -> int | None:
+    if nnz == 0:
+        return VAL_PLANES  # empty streams
+    if n <= SMALL:
+        return None
+    return VAL_MODEL if dtype.is_float else VAL_PLANES
+
+
+def _decode_positions(mode: int, stream: np.ndarray, base: np.ndarray, nnz: int, w: int) -> np.ndarray:
+    """The change mask (uint8 0/1) with exactly ``nnz`` ones; ValueError on anything else."""
+    count, K = base.size, _kernels()
+    if mode == POS_GAPS:
+        positions, err = K.elias_decode(stream, nnz, count)
+        _check(err)  # positions are increasing and in range
+        mask = np.zeros(count, np.uint8)
+        mask[positions] = 1
+        return mask
+    if mode == POS_BITMAP:
+        if stream.size != (count + 7) // 8:
+            raise ValueError("tpde bitmap has the wrong length")
+        bits = np.unpackbits(stream)
+        if bits[count:].any():
+            raise ValueError("tpde bitmap has bits set past the end")
+        mask = bits[:count]
+        if int(np.count_nonzero(mask)) != nnz:
+            raise ValueError("tpde bitmap disagrees with the changed-element count")
+        return mask
+    mask, err = K.rc_decode_mask(stream, base, w, nnz)
+    _check(err)
+    return mask
+
+
+def _operands(data: np.ndarray | None, dtype: DType, base: np.ndarray | None,
+              count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Contiguous 1-D ``dtype.bits`` views of data and base; ValueError if they do not fit."""
+    if base is None:
+        raise ValueError("tpde needs a base")
+    bits = dtype.bits
+    base = np.ascontiguousarray(base).reshape(-1)
+    if base.dtype.itemsize != bits.itemsize or base.size != count:
+        raise ValueError(f"tpde base must be {count} elements of {bits}")
+    base = _ro(base.view(bits))
+    if data is None:
+        return base, base
+    data = np.ascontiguousarray(data).reshape(-1)
+    if data.dtype.itemsize != bits.itemsize:
+        raise ValueError(f"tpde data must be {bits}")
+    return _ro(data.view(bits)), base

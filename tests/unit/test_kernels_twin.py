@@ -1,0 +1,221 @@
+"""Every numba kernel of ``ckvcs.codecs._kernels`` equals its plain-Python twin ``np_<name>``.
+
+Valid inputs (random and edge: empty, one element, nothing / everything
+changed, every width, floats and integers) and garbage (random bytes,
+truncated and bit-flipped streams) are fed to both; outputs and error codes
+must agree exactly. Twins are slow, so arrays stay small.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ckvcs.codecs import _kernels as _K
+from ckvcs.codecs.tpde import KMAX_LIMIT
+
+FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+WIDTHS = {8: np.uint8, 16: np.uint16, 32: np.uint32, 64: np.uint64}
+KERNELS = ["elias_encode", "elias_decode", "rc_encode_mask", "rc_decode_mask", "rc_encode_values",
+           "rc_decode_values"]
+
+
+class _AsTheCodecCalls:
+    """``_kernels`` with every array argument made read-only, as the codec passes them.
+
+    numba compiles one specialisation per argument type (and caches it); sharing the codec's keeps
+    a cold run short. Twins are passed through untouched.
+    """
+
+    def __getattr__(self, name: str) -> object:
+        f = getattr(_K, name)
+        if name not in KERNELS:
+            return f
+
+        def call(*args: object) -> object:
+            return f(*(_ro(a) if isinstance(a, np.ndarray) else a for a in args))
+
+        return call
+
+
+def _ro(a: np.ndarray) -> np.ndarray:
+    v = np.ascontiguousarray(a).view()
+    v.flags.writeable = False
+    return v
+
+
+K = _AsTheCodecCalls()
+
+
+def test_every_kernel_has_a_twin() -> None:
+    for name in KERNELS:
+        assert callable(getattr(_K, f"np_{name}"))
+    public = [n for n in dir(_K) if n.startswith(("rc_", "elias_"))]
+    assert sorted(public) == sorted(KERNELS)
+
+
+def same(a: tuple | np.ndarray, b: tuple | np.ndarray) -> None:
+    if isinstance(a, tuple):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            same(x, y)
+    elif isinstance(a, np.ndarray):
+        assert a.dtype == np.asarray(b).dtype and a.tobytes() == np.asarray(b).tobytes()
+    else:
+        assert a == b
+
+
+@st.composite
+def pairs(draw: st.DrawFn, max_len: int = 160) -> tuple[int, np.ndarray, np.ndarray]:
+    """(width, base, data): base random or special bits; data with none/some/all elements changed."""
+    w = draw(st.sampled_from(list(WIDTHS)))
+    dt = WIDTHS[w]
+    n = draw(st.integers(0, max_len))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    top = np.iinfo(dt).max
+    pool = np.array([0, 1, top, top >> 1, (top >> 1) + 1, top - 1], dtype=dt)
+    kind = draw(st.sampled_from(["random", "special", "floats"]))
+    if kind == "random":
+        base = rng.integers(0, top, n, dtype=dt, endpoint=True)
+    elif kind == "special":
+        base = pool[rng.integers(0, pool.size, n)]
+    else:  # bit patterns of ordinary floats: exponent bytes cluster as in real weights
+        base = (rng.normal(0, 0.05, n).astype({8: np.float16, 16: np.float16, 32: np.float32,
+                                               64: np.float64}[w]).view(f"u{max(w // 8, 2)}")
+                .astype(np.uint64) >> (0 if w > 8 else 8)).astype(dt)
+    p = draw(st.sampled_from([0.0, 0.05, 0.3, 1.0]))
+    change = rng.random(n) < p
+    step = draw(st.sampled_from(["ulp", "random", "flip_sign"]))
+    data = base.copy()
+    if step == "ulp":
+        data[change] = base[change] + dt(1) * (1 - 2 * (rng.random(int(change.sum())) < 0.5)).astype(dt)
+    elif step == "random":
+        data[change] = rng.integers(0, top, int(change.sum()), dtype=dt, endpoint=True)
+    else:
+        data[change] = base[change] ^ dt(1 << (w - 1))
+    return w, base, data
+
+
+# -- Elias-delta -------------------------------------------------------------------------------------
+
+EDGE_POSITIONS = [[], [0], [9], [0, 1, 2, 3], [5, 6, 100, 1000], [2**40], [0, 2**45 - 1]]
+
+
+@pytest.mark.parametrize("positions", EDGE_POSITIONS)
+def test_elias_edges(positions: list[int]) -> None:
+    pos = np.array(positions, dtype=np.int64)
+    buf = K.elias_encode(pos)
+    same(buf, K.np_elias_encode(pos))
+    count = (positions[-1] + 1) if positions else 0
+    same(K.elias_decode(buf, pos.size, count), K.np_elias_decode(buf, pos.size, count))
+    got, err = K.elias_decode(buf, pos.size, count)
+    assert err == 0 and got.tolist() == positions
+
+
+@FAST
+@given(st.lists(st.integers(0, 5000), max_size=200, unique=True), st.integers(0, 10))
+def test_elias_random(positions: list[int], slack: int) -> None:
+    pos = np.array(sorted(positions), dtype=np.int64)
+    buf = K.elias_encode(pos)
+    same(buf, K.np_elias_encode(pos))
+    count = (int(pos[-1]) + 1 if pos.size else 0) + slack
+    same(K.elias_decode(buf, pos.size, count), K.np_elias_decode(buf, pos.size, count))
+
+
+@FAST
+@given(st.binary(max_size=40), st.integers(0, 60), st.integers(0, 400))
+def test_elias_garbage(raw: bytes, nnz: int, count: int) -> None:
+    buf = np.frombuffer(raw, np.uint8)
+    got, err = K.elias_decode(buf, nnz, count)
+    want, werr = K.np_elias_decode(buf, nnz, count)
+    assert err == werr
+    if err == 0:
+        same(got, want)
+        assert np.all(np.diff(got) > 0) and (got.size == 0 or 0 <= got[0] and got[-1] < count)
+
+
+# -- range-coded mask and values --------------------------------------------------------------------
+
+
+@FAST
+@given(pairs())
+def test_mask_kernels(case: tuple[int, np.ndarray, np.ndarray]) -> None:
+    w, base, data = case
+    buf = K.rc_encode_mask(data, base, w)
+    same(buf, K.np_rc_encode_mask(data, base, w))
+    nnz = int(np.count_nonzero(data != base))
+    mask, err = K.rc_decode_mask(buf, base, w, nnz)
+    assert err == 0 and mask.tobytes() == (data != base).astype(np.uint8).tobytes()
+    same((mask, err), K.np_rc_decode_mask(buf, base, w, nnz))
+
+
+@FAST
+@given(pairs(), st.booleans(), st.sampled_from([0, 1, 3, 6]))
+def test_value_kernels(case: tuple[int, np.ndarray, np.ndarray], is_float: bool, kmax: int) -> None:
+    w, base, data = case
+    coded = K.rc_encode_values(data, base, w, is_float, kmax)
+    same(coded, K.np_rc_encode_values(data, base, w, is_float, kmax))
+    mask = (data != base).astype(np.uint8)
+    out, err = K.rc_decode_values(base, mask, *coded, w, is_float, kmax)
+    assert err == 0 and out.tobytes() == data.tobytes()
+    same((out, err), K.np_rc_decode_values(base, mask, *coded, w, is_float, kmax))
+
+
+@FAST
+@given(pairs(max_len=60), st.booleans(), st.data())
+def test_decoders_agree_on_garbage(case: tuple[int, np.ndarray, np.ndarray], is_float: bool,
+                                   data_: st.DataObject) -> None:
+    """Truncated, extended, bit-flipped or random streams: same output and error code, no crash."""
+    w, base, data = case
+    mbuf = K.rc_encode_mask(data, base, w)
+    vbuf, raw = K.rc_encode_values(data, base, w, is_float, 3)
+
+    def mutate(buf: np.ndarray) -> np.ndarray:
+        how = data_.draw(st.sampled_from(["cut", "extend", "flip", "random"]))
+        b = buf.copy()
+        if how == "cut":
+            return b[: data_.draw(st.integers(0, max(0, b.size - 1)))]
+        if how == "extend":
+            return np.concatenate([b, np.frombuffer(data_.draw(st.binary(min_size=1, max_size=4)), np.uint8)])
+        if how == "flip" and b.size:
+            i = data_.draw(st.integers(0, b.size * 8 - 1))
+            b[i // 8] ^= np.uint8(1 << (i % 8))
+            return b
+        return np.frombuffer(data_.draw(st.binary(max_size=24)), np.uint8)
+
+    nnz = int(np.count_nonzero(data != base)) + data_.draw(st.sampled_from([0, 0, 1, -1]))
+    m2 = mutate(mbuf)
+    same(K.rc_decode_mask(m2, base, w, nnz), K.np_rc_decode_mask(m2, base, w, nnz))
+    mask = (data != base).astype(np.uint8)
+    v2, r2 = (mutate(vbuf), raw) if data_.draw(st.booleans()) else (vbuf, mutate(raw))
+    same(K.rc_decode_values(base, mask, v2, r2, w, is_float, 3),
+         K.np_rc_decode_values(base, mask, v2, r2, w, is_float, 3))
+
+
+@pytest.mark.parametrize("w", list(WIDTHS))
+def test_value_extremes(w: int) -> None:
+    """Largest differences (bit length w, both signs), sign flips through zero, every kmax bound."""
+    dt = WIDTHS[w]
+    top = np.iinfo(dt).max
+    base = np.array([0, top, 1 << (w - 1), 0, (1 << (w - 1)) - 1, 5, top - 3], dtype=dt)
+    data = np.array([top, 0, 0, 1 << (w - 1), 1 << (w - 1), 4, 2], dtype=dt)
+    mask = (data != base).astype(np.uint8)
+    for is_float in (False, True):
+        for kmax in (0, KMAX_LIMIT):
+            coded = K.rc_encode_values(data, base, w, is_float, kmax)
+            same(coded, K.np_rc_encode_values(data, base, w, is_float, kmax))
+            out, err = K.rc_decode_values(base, mask, *coded, w, is_float, kmax)
+            assert err == 0 and out.tobytes() == data.tobytes()
+
+
+def test_range_coder_carry_chains() -> None:
+    """Long runs of certain decisions push carries through 0xFF bytes; both coders must agree."""
+    w, n = 16, 3000
+    base = np.zeros(n, np.uint16)
+    data = base.copy()
+    data[::97] = 1  # nearly all zeros: probabilities saturate, 0xFF runs appear in the output
+    buf = K.rc_encode_mask(data, base, w)
+    same(buf, K.np_rc_encode_mask(data, base, w))
+    mask, err = K.rc_decode_mask(buf, base, w, int(np.count_nonzero(data)))
+    assert err == 0 and np.array_equal(mask, data.astype(np.uint8))

@@ -1,0 +1,265 @@
+"""Reference twins of the numba kernels in ``_kernels``: the specification they are held to.
+
+Plain Python over Python ints (slow and readable); ``np_<name>`` returns what the
+kernel ``<name>`` returns, bit for bit (tests/unit/test_kernels_twin.py). Kept
+apart from the kernels so each module stays readable; ``_kernels`` re-exports them.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._kernels import (ERR_COUNT, ERR_RANGE, ERR_TRUNCATED, HIST, MASK_CTX, PL_BUCKETS, PROB_BITS, PROB_INIT, RATE,
+                       tree_depth)
+
+def np_elias_encode(positions: np.ndarray) -> np.ndarray:
+    """Twin of :func:`elias_encode`, vectorised: every code as a run of bits, then packbits."""
+    p = np.asarray(positions, dtype=np.int64)
+    if p.size == 0:
+        return np.zeros(0, np.uint8)
+    g = np.diff(p, prepend=-1).astype(np.uint64)
+    nb = np.array([int(x).bit_length() for x in g.tolist()], dtype=np.int64)
+    ll = np.array([int(x).bit_length() - 1 for x in nb.tolist()], dtype=np.int64)
+    width = 2 * ll + nb
+    # Code of gap i as one integer of width[i] bits: ll zeros, nb, the low nb-1 bits of g.
+    codes = [(int(n) << (int(n) - 1)) | (int(x) & ((1 << (int(n) - 1)) - 1)) for n, x in zip(nb, g)]
+    bits = np.zeros(int(width.sum()), np.uint8)
+    start = np.concatenate([[0], np.cumsum(width)[:-1]])
+    for s, wd, c in zip(start.tolist(), width.tolist(), codes):
+        bits[s : s + wd] = [(c >> (wd - 1 - k)) & 1 for k in range(wd)]
+    return np.packbits(bits)
+
+
+def np_elias_decode(buf: np.ndarray, nnz: int, count: int) -> tuple[np.ndarray, int]:
+    """Twin of :func:`elias_decode`."""
+    bits = np.unpackbits(np.asarray(buf, np.uint8)).tolist()
+    pos = np.empty(nnz, np.int64)
+    at, prev = 0, -1
+    for i in range(nnz):
+        ll = 0
+        while True:
+            if at >= len(bits):
+                return pos, ERR_TRUNCATED
+            if bits[at]:
+                break
+            ll += 1
+            at += 1
+            if ll > 6:
+                return pos, ERR_RANGE
+        if at + ll + 1 > len(bits):
+            return pos, ERR_TRUNCATED
+        nb = int("".join(map(str, bits[at : at + ll + 1])), 2)
+        at += ll + 1
+        if nb > 63:
+            return pos, ERR_RANGE
+        if at + nb - 1 > len(bits):
+            return pos, ERR_TRUNCATED
+        g = int("1" + "".join(map(str, bits[at : at + nb - 1])), 2)
+        at += nb - 1
+        if g > count - 1 - prev:
+            return pos, ERR_RANGE
+        prev += g
+        pos[i] = prev
+    if (at + 7) // 8 != len(buf):
+        return pos, ERR_TRUNCATED
+    if any(bits[at:]):
+        return pos, ERR_RANGE
+    return pos, 0
+
+
+class _PyEncoder:
+    """The range encoder of the kernels, one decision at a time, over Python ints."""
+
+    def __init__(self) -> None:
+        self.low, self.rng = 0, 0xFFFFFFFF
+        self.out = bytearray()
+
+    def bit(self, probs: list[int], ci: int, bit: int) -> None:
+        p = probs[ci]
+        bound = (self.rng >> PROB_BITS) * p
+        if bit:
+            self.low += bound
+            self.rng -= bound
+            probs[ci] = p - (p >> RATE)
+        else:
+            self.rng = bound
+            probs[ci] = p + (((1 << PROB_BITS) - p) >> RATE)
+        if self.low >> 32:  # carry into the bytes already written
+            self.low &= 0xFFFFFFFF
+            k = len(self.out) - 1
+            while k >= 0 and self.out[k] == 0xFF:
+                self.out[k] = 0
+                k -= 1
+            if k >= 0:
+                self.out[k] += 1
+        while self.rng < 1 << 24:
+            self.out.append(self.low >> 24)
+            self.low = (self.low << 8) & 0xFFFFFFFF
+            self.rng <<= 8
+
+    def finish(self) -> np.ndarray:
+        return np.frombuffer(bytes(self.out) + self.low.to_bytes(4, "big"), np.uint8)
+
+
+class _PyDecoder:
+    def __init__(self, buf: np.ndarray) -> None:
+        self.buf = bytes(np.asarray(buf, np.uint8))
+        self.code = int.from_bytes(self.buf[:4].ljust(4, b"\0"), "big")
+        self.pos = 4
+        self.rng = 0xFFFFFFFF
+
+    def bit(self, probs: list[int], ci: int) -> int:
+        p = probs[ci]
+        bound = (self.rng >> PROB_BITS) * p
+        if self.code < bound:
+            self.rng = bound
+            probs[ci] = p + (((1 << PROB_BITS) - p) >> RATE)
+            bit = 0
+        else:
+            self.code -= bound
+            self.rng -= bound
+            probs[ci] = p - (p >> RATE)
+            bit = 1
+        while self.rng < 1 << 24:
+            byte = self.buf[self.pos] if self.pos < len(self.buf) else 0
+            self.pos += 1
+            self.rng <<= 8
+            self.code = ((self.code << 8) | byte) & 0xFFFFFFFF
+        return bit
+
+    def done(self) -> bool:
+        return self.pos == len(self.buf)
+
+
+def _py_exp_ctx(b: int, w: int) -> int:
+    return ((b << 1) & ((1 << w) - 1)) >> (w - 8)
+
+
+class _PyMask:
+    """The change-mask model: context of the next element, history update."""
+
+    def __init__(self) -> None:
+        self.probs = [PROB_INIT] * MASK_CTX
+        self.hist = [0] * HIST  # the previous HIST bits, newest last
+
+    def ctx(self, b: int, w: int) -> int:
+        return (_py_exp_ctx(b, w) * (HIST + 1) + sum(self.hist)) * 2 + self.hist[-1]
+
+    def push(self, bit: int) -> None:
+        self.hist = self.hist[1:] + [bit]
+
+
+def np_rc_encode_mask(data: np.ndarray, base: np.ndarray, w: int) -> np.ndarray:
+    """Twin of :func:`rc_encode_mask`."""
+    model, enc = _PyMask(), _PyEncoder()
+    for x, b in zip(data.tolist(), base.tolist()):
+        bit = int(x != b)
+        enc.bit(model.probs, model.ctx(b, w), bit)
+        model.push(bit)
+    return enc.finish()
+
+
+def np_rc_decode_mask(buf: np.ndarray, base: np.ndarray, w: int, nnz: int) -> tuple[np.ndarray, int]:
+    """Twin of :func:`rc_decode_mask`."""
+    model, dec = _PyMask(), _PyDecoder(buf)
+    mask = np.zeros(base.size, np.uint8)
+    for i, b in enumerate(base.tolist()):
+        mask[i] = bit = dec.bit(model.probs, model.ctx(b, w))
+        model.push(bit)
+    if not dec.done():
+        return mask, ERR_TRUNCATED
+    return mask, (0 if int(mask.sum()) == nnz else ERR_COUNT)
+
+
+class _PyValues:
+    """The value model over Python ints: encode or decode one changed element at a time."""
+
+    def __init__(self, w: int, is_float: bool, kmax: int) -> None:
+        self.w, self.is_float, self.kmax = w, is_float, kmax
+        self.depth = tree_depth(w)
+        self.ptree = [PROB_INIT] * ((256 * PL_BUCKETS) << self.depth)
+        self.psign = [PROB_INIT] * (2 * 65)
+        self.pman = [PROB_INIT] * ((65 * 4) << kmax)
+        self.prev_len = 0
+        self.raw_bits: list[int] = []
+        self.at = 0  # next raw bit when decoding
+
+    def ordered(self, v: int) -> int:
+        if self.is_float and v >> (self.w - 1):
+            return v ^ ((1 << (self.w - 1)) - 1)
+        return v
+
+    def contexts(self, b: int) -> tuple[int, int, int]:
+        w = self.w
+        row = (_py_exp_ctx(b, w) * PL_BUCKETS + min(self.prev_len, PL_BUCKETS - 1)) << self.depth
+        mt = (b >> (w - 11)) & 3 if w > 8 else 0
+        return row, b >> (w - 1), mt
+
+    def encode(self, enc: _PyEncoder, x: int, b: int) -> None:
+        w = self.w
+        d = (self.ordered(x) - self.ordered(b)) % (1 << w)
+        row, s, mt = self.contexts(b)
+        neg = d >> (w - 1)
+        mag = (1 << w) - d if neg else d
+        L = mag.bit_length()
+        node = 1
+        for j in reversed(range(self.depth)):
+            bit = ((L - 1) >> j) & 1
+            enc.bit(self.ptree, row + node, bit)
+            node = 2 * node + bit
+        enc.bit(self.psign, s * 65 + L, neg)
+        k = min(L - 1, self.kmax)
+        row, node = (L * 4 + mt) << self.kmax, 1
+        for j in range(1, k + 1):
+            bit = (mag >> (L - 1 - j)) & 1
+            enc.bit(self.pman, row + node, bit)
+            node = 2 * node + bit
+        self.raw_bits += [(mag >> j) & 1 for j in range(L - 1 - k)]
+        self.prev_len = L
+
+    def raw(self) -> np.ndarray:
+        return np.packbits(np.array(self.raw_bits, np.uint8), bitorder="little")
+
+    def decode(self, dec: _PyDecoder, b: int) -> int:
+        """The new bits of one changed element."""
+        w = self.w
+        row, s, mt = self.contexts(b)
+        node = 1
+        for _ in range(self.depth):
+            node = 2 * node + dec.bit(self.ptree, row + node)
+        L = node - (1 << self.depth) + 1
+        neg = dec.bit(self.psign, s * 65 + L)
+        k = min(L - 1, self.kmax)
+        row, node = (L * 4 + mt) << self.kmax, 1
+        for _ in range(k):
+            node = 2 * node + dec.bit(self.pman, row + node)
+        rest = L - 1 - k
+        low = sum(bit << j for j, bit in enumerate(self.raw_bits[self.at : self.at + rest]))
+        self.at += rest  # past the end: zeros, and raw_done() fails
+        mag = (node << rest) | low
+        d = ((1 << w) - mag) % (1 << w) if neg else mag
+        self.prev_len = L
+        return self.ordered((self.ordered(b) + d) % (1 << w))
+
+    def raw_done(self) -> bool:
+        return (self.at + 7) // 8 * 8 == len(self.raw_bits) and not any(self.raw_bits[self.at :])
+
+
+def np_rc_encode_values(data: np.ndarray, base: np.ndarray, w: int, is_float: bool,
+                        kmax: int) -> tuple[np.ndarray, np.ndarray]:
+    """Twin of :func:`rc_encode_values`."""
+    model, enc = _PyValues(w, is_float, kmax), _PyEncoder()
+    for x, b in zip(data.tolist(), base.tolist()):
+        if x != b:
+            model.encode(enc, x, b)
+    return enc.finish(), model.raw()
+
+
+def np_rc_decode_values(base: np.ndarray, mask: np.ndarray, buf: np.ndarray, raw: np.ndarray, w: int,
+                        is_float: bool, kmax: int) -> tuple[np.ndarray, int]:
+    """Twin of :func:`rc_decode_values`."""
+    model, dec = _PyValues(w, is_float, kmax), _PyDecoder(buf)
+    model.raw_bits = np.unpackbits(np.asarray(raw, np.uint8), bitorder="little").tolist()
+    res = base.copy()
+    for i in np.flatnonzero(mask).tolist():
+        res[i] = model.decode(dec, int(base[i]))
+    return res, (0 if dec.done() and model.raw_done() else ERR_TRUNCATED)

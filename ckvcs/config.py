@@ -20,7 +20,7 @@ class Config:
     default_branch: str = "main"
     zstd_level: int = 0            # 0: ckv's weight-plane profile (codecs/_streams.py); 1-22: a zstd level
     max_chain_depth: int = 20
-    candidates: tuple[str, ...] = ("raw", "xor")
+    candidates: tuple[str, ...] = ("raw", "xor", "odelta", "tpde")
     workers: int = 2
     index_url: str = ""
     extra: dict = field(default_factory=dict)

@@ -13,7 +13,7 @@ the stored value is ``ordered(new) - ordered(base)`` modulo 2**bits, so a
 one-ulp move is +-1 whatever the exponent. Integer dtypes use the plain
 modular difference.
 
-Payload (docs/format_tpde.md has every bit)::
+Payload (docs/format.md, "Delta payloads", has every bit)::
 
     u8  position mode   0 gaps (Elias-delta), 1 bitmap, 2 model (range coded)
     u8  value mode      0 planes (zig-zag, byte planes), 1 model (range coded)

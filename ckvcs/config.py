@@ -22,6 +22,7 @@ class Config:
     max_chain_depth: int = 20
     candidates: tuple[str, ...] = ("raw", "xor", "odelta", "tpde")
     workers: int = 2
+    cache_mb: int = 512            # decoded tensors kept per process (cache.py); 0 disables
     index_url: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -41,6 +42,7 @@ class Config:
             f"max_chain_depth = {self.max_chain_depth}\n"
             f"candidates = [{cands}]\n"
             f"workers = {self.workers}\n"
+            f"cache_mb = {self.cache_mb}\n"
             "\n[index]\n"
             f'url = "{self.index_url}"\n'
         )
@@ -68,5 +70,6 @@ def load_config(path: Path) -> Config:
         max_chain_depth=int(codec.get("max_chain_depth", d.max_chain_depth)),
         candidates=tuple(codec.get("candidates", d.candidates)),
         workers=max(1, int(codec.get("workers", d.workers))),
+        cache_mb=max(0, int(codec.get("cache_mb", d.cache_mb))),
         index_url=str(data.get("index", {}).get("url", "")),
     )

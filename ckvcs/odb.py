@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from .codecs.frame import KIND_COMMIT, KIND_MANIFEST, Frame, parse_frame
+from .cache import BitsCache
+from .codecs.frame import KIND_COMMIT, KIND_MANIFEST, KIND_TENSOR, Frame, parse_frame
 from .errors import CorruptObjectError
 from .objects import Commit, Manifest
 from .objects.tensor import decode_frame
@@ -28,28 +29,39 @@ def object_row(oid: str, kind: str, codec: str, base_id: str | None, depth: int,
 
 
 class ObjectDB:
-    def __init__(self, store: ObjectStore) -> None:
+    def __init__(self, store: ObjectStore, cache: BitsCache | None = None) -> None:
         self.store = store
+        self.cache = cache
 
     def read_frame(self, oid: str) -> Frame:
         return parse_frame(self.store.get(oid), expect_id=oid)
 
-    def chain(self, oid: str) -> list[Frame]:
-        """The frames from ``oid`` down to the one stored whole."""
+    def load_bits(self, oid: str, *, verify: bool = True) -> np.ndarray:
+        """The object's bits, decoded through its chain; read-only when they come from the cache.
+
+        The chain is walked down only as far as the first object the cache holds.
+        """
+        cache = self.cache
+        if cache is not None and (hit := cache.get(oid)) is not None:
+            return hit
         frames = [self.read_frame(oid)]
+        bits: np.ndarray | None = None
         while frames[-1].base_id is not None:
             if len(frames) > MAX_CHAIN:
                 raise CorruptObjectError(oid, "delta chain does not end")
-            base = self.read_frame(frames[-1].base_id)
+            base_id = frames[-1].base_id
+            if cache is not None and (bits := cache.get(base_id)) is not None:
+                if bits.dtype != frames[-1].dtype.bits or bits.size != frames[-1].count:
+                    raise CorruptObjectError(frames[-1].object_id, f"base {base_id} has another dtype or size")
+                break
+            base = self.read_frame(base_id)
             if base.dtype != frames[-1].dtype or base.count != frames[-1].count:
                 raise CorruptObjectError(frames[-1].object_id, f"base {base.object_id} has another dtype or size")
             frames.append(base)
-        return frames
-
-    def load_bits(self, oid: str, *, verify: bool = True) -> np.ndarray:
-        bits: np.ndarray | None = None
-        for fr in reversed(self.chain(oid)):
+        for fr in reversed(frames):
             bits = decode_frame(fr, bits, verify=verify)
+            if cache is not None and fr.kind == KIND_TENSOR:
+                cache.put(fr.object_id, bits)
         assert bits is not None
         return bits
 

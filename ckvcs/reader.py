@@ -17,6 +17,7 @@ import xxhash
 
 from ._parallel import ordered_map
 from .adapters.base import map_file
+from .cache import BitsCache
 from .config import Config
 from .errors import BadInputError, ConflictError, CorruptObjectError
 from .ids import stream_id
@@ -39,9 +40,9 @@ def safe_relpath(path: str) -> PurePosixPath:
 
 
 class Reader:
-    def __init__(self, store: ObjectStore, index: Index, config: Config) -> None:
+    def __init__(self, store: ObjectStore, index: Index, config: Config, cache: BitsCache | None = None) -> None:
         self.index, self.config = index, config
-        self.odb = ObjectDB(store)
+        self.odb = ObjectDB(store, cache)
 
     def manifests(self, cid: str) -> dict[str, Manifest]:
         with self.index.read() as conn:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .cache import BitsCache
 from .config import Config, load_config
 from .errors import BadInputError, check_text, ConflictError, RefError, RepoExistsError, RepoNotFoundError
 from .index import Index
@@ -68,7 +69,8 @@ class Repo:
         self.store = LocalStore(self.dir / "objects", self.dir / "tmp")
         self.index = Index(config.index_url) if config.index_url else Index.sqlite(self.dir / "index.db")
         self.lock = WriterLock(self.dir / "lock")
-        self.reader = Reader(self.store, self.index, config)
+        self.cache = BitsCache(config.cache_mb << 20)
+        self.reader = Reader(self.store, self.index, config, self.cache)
 
     # -- opening -------------------------------------------------------------------------------
     @classmethod
@@ -201,7 +203,7 @@ class Repo:
                 req = CommitRequest(plans=plans, parent=parent, branch=name, message=message or "",
                                     author=default_author(), time=time.time(), step=step, tag=tag_name,
                                     source=source, metadata=metadata or {}, allow_empty=allow_empty)
-                return CommitWriter(self.store, self.index, self.config).commit(req, progress)
+                return CommitWriter(self.store, self.index, self.config, self.cache).commit(req, progress)
         finally:
             for p in plans:
                 p.close()

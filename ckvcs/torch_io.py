@@ -31,6 +31,8 @@ def dtype_name(dt: "torch.dtype") -> str:
 
 def to_tensor(bits: np.ndarray, dtype: str, shape: tuple[int, ...]) -> "torch.Tensor":
     import torch
+    if not bits.flags.writeable:
+        bits = bits.copy()  # cached bits are shared; the caller owns what it gets
     raw = torch.from_numpy(np.ascontiguousarray(bits).view(np.uint8).reshape(-1))
     return raw.view(torch_dtype(dtype)).reshape(shape)
 

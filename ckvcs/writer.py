@@ -23,6 +23,7 @@ import numpy as np
 from ._parallel import ordered_map
 from .adapters import FilePlan, SourceSegment
 from .bases import BaseSource
+from .cache import BitsCache
 from .codecs import Codec, get_codec
 from .codecs.frame import KIND_COMMIT, KIND_MANIFEST
 from .config import Config
@@ -66,9 +67,11 @@ class CommitRequest:
 
 
 class CommitWriter:
-    def __init__(self, store: ObjectStore, index: Index, config: Config) -> None:
+    def __init__(self, store: ObjectStore, index: Index, config: Config, cache: BitsCache | None = None) -> None:
         self.store, self.index, self.config = store, index, config
-        self.odb = ObjectDB(store)
+        self.odb = ObjectDB(store, cache)
+        self.cache = cache
+        self.remember = False  # keep what is committed in the cache (set for commits from memory)
         self.candidates: list[Codec] = [get_codec({"id": c, "level": config.zstd_level})
                                         for c in config.candidates]
         self.blob_codec = get_codec({"id": "raw", "level": config.zstd_level})
@@ -123,6 +126,9 @@ class CommitWriter:
             changed = int(np.count_nonzero(bits != base_bits))
             if base_ref[1] + 1 <= self.config.max_chain_depth:
                 base = (base_ref[0], base_bits)
+        if self.remember and self.cache is not None:
+            # the next commit from memory has no parent files to read its bases from
+            self.cache.put(oid, bits, copy=True)
         if known is not None:
             return _Stored(ref, 0, "reused", None, changed)
         enc = encode_tensor(bits, dtype, seg.shape, oid, base, self.candidates)
@@ -159,6 +165,7 @@ class CommitWriter:
         return by_key, sig
 
     def commit(self, req: CommitRequest, progress: Progress | None = None) -> CommitResult:
+        self.remember = req.source is None
         try:
             return self._commit(req, progress)
         except BaseException:

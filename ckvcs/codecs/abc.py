@@ -47,3 +47,13 @@ class Codec(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.get_config()})"
+
+
+class ZstdCodec(Codec):
+    """A codec whose one parameter is the zstd level of its streams (0: ckv's weight profile)."""
+
+    def __init__(self, level: int = 0) -> None:
+        self.level = int(level)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"id": self.codec_id, "level": self.level}

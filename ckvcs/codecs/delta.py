@@ -15,14 +15,12 @@ element changed (fp32 training saves); ``tpde`` is smaller but slower there.
 """
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import zstandard
 
 from ..format import DType
 from ._streams import join_planes, pack_streams, split_planes, unpack_streams
-from .abc import Codec
+from .abc import ZstdCodec
 from .registry import register
 
 
@@ -62,16 +60,10 @@ def apply_diff(base: np.ndarray, diff: np.ndarray, is_float: bool) -> np.ndarray
 
 
 @register
-class OrderedDeltaCodec(Codec):
+class OrderedDeltaCodec(ZstdCodec):
     codec_id = "odelta"
     frame_code = 4
     uses_base = True
-
-    def __init__(self, level: int = 3) -> None:
-        self.level = int(level)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"id": self.codec_id, "level": self.level}
 
     def encode(self, data: np.ndarray, dtype: DType, base: np.ndarray | None = None) -> bytes:
         data, base = _bits(data, dtype), _bits(base, dtype)

@@ -4,27 +4,19 @@ Payload: a stream set (see ``_streams``) of ``itemsize`` planes.
 """
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from ..format import DType
 from ._streams import join_planes, pack_streams, rotl1, rotr1, split_planes, unpack_streams
-from .abc import Codec
+from .abc import ZstdCodec
 from .registry import register
 
 
 @register
-class RawCodec(Codec):
+class RawCodec(ZstdCodec):
     codec_id = "raw"
     frame_code = 1
     uses_base = False
-
-    def __init__(self, level: int = 0) -> None:
-        self.level = int(level)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"id": self.codec_id, "level": self.level}
 
     def encode(self, data: np.ndarray, dtype: DType, base: np.ndarray | None = None) -> bytes:
         bits = rotl1(data) if dtype.is_float else data

@@ -7,27 +7,19 @@ Payload: a stream set of ``itemsize`` planes of ``rotl1(data ^ base)``.
 """
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from ..format import DType
 from ._streams import join_planes, pack_streams, rotl1, rotr1, split_planes, unpack_streams
-from .abc import Codec
+from .abc import ZstdCodec
 from .registry import register
 
 
 @register
-class XorCodec(Codec):
+class XorCodec(ZstdCodec):
     codec_id = "xor"
     frame_code = 2
     uses_base = True
-
-    def __init__(self, level: int = 0) -> None:
-        self.level = int(level)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"id": self.codec_id, "level": self.level}
 
     def encode(self, data: np.ndarray, dtype: DType, base: np.ndarray | None = None) -> bytes:
         if base is None or base.shape != data.shape:

@@ -47,18 +47,21 @@ class Index:
                     raise StorageError(self.url, "the index database has no tables")
                 migrations.apply(conn, found)
 
+    def _error(self, e: SQLAlchemyError) -> LockedError | StorageError:
+        """One line naming what the database said (SQLAlchemy's own text spans several)."""
+        if isinstance(e, OperationalError) and "locked" in str(e.orig).lower():
+            return LockedError(self.url)
+        detail = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+        return StorageError(self.url, f"index database error: {detail}")
+
     @contextlib.contextmanager
     def begin(self) -> Iterator[Connection]:
         """One transaction: committed when the block ends, rolled back on error."""
         try:
             with self.engine.begin() as conn:
                 yield conn
-        except OperationalError as e:
-            if "locked" in str(e).lower():
-                raise LockedError(self.url) from e
-            raise StorageError(self.url, f"index database error: {e.orig}") from e
         except SQLAlchemyError as e:
-            raise StorageError(self.url, f"index database error: {e}") from e
+            raise self._error(e) from e
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
@@ -66,7 +69,7 @@ class Index:
             with self.engine.connect() as conn:
                 yield conn
         except SQLAlchemyError as e:
-            raise StorageError(self.url, f"index database error: {e}") from e
+            raise self._error(e) from e
 
     def close(self) -> None:
         self.engine.dispose()

@@ -473,7 +473,9 @@ def run_ckv(row, ckpts, scope, work: Path, series: str, repeat: int = 1, dt: str
             if hasattr(res, k):
                 log[k] = getattr(res, k)
         commit_log.append(log)
+    repo.close()  # measure the repository at rest (SQLite folds its WAL back in on close)
     store = dir_bytes(repo_dir / ".ckv")
+    repo = ckvcs.Repo.open(str(repo_dir))  # check out as a new process would: empty cache
     expected = [{r: c.files[r] for r in scope_files(c, scope)} for c in ckpts]
     raw = [sum(len(b) for b in e.values()) for e in expected]
     for log, r in zip(commit_log, raw):

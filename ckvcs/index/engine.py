@@ -72,4 +72,11 @@ class Index:
             raise self._error(e) from e
 
     def close(self) -> None:
+        """Release connections; on SQLite, fold the WAL back into index.db first."""
+        if self.engine.dialect.name == "sqlite":
+            try:
+                with self.engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            except SQLAlchemyError:
+                pass  # another process still reads; its last close checkpoints instead
         self.engine.dispose()

@@ -1,8 +1,10 @@
 """An ordered, bounded parallel map over threads.
 
 zstd, xxhash, numpy and numba (nogil) release the GIL, so threads use both
-cores. The window bounds how many results are in memory at once, which keeps
-a commit or checkout streaming tensor by tensor.
+cores. Work in flight is bounded by bytes, not by count: one large tensor must
+not stop the other core from working through the small ones after it (MiniLM's
+word embeddings are half the model), and the bound still keeps a commit or
+checkout streaming tensor by tensor. An item larger than the bound runs alone.
 """
 from __future__ import annotations
 
@@ -14,21 +16,34 @@ from typing import TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
+MAX_INFLIGHT_BYTES = 256 << 20
 
-def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int, window: int | None = None) -> Iterator[R]:
+
+def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int, *,
+                size: Callable[[T], int] = lambda _: 1, max_inflight: int | None = None) -> Iterator[R]:
+    """``map(fn, items)`` on ``workers`` threads, results in order.
+
+    At most ``max_inflight`` (default: 256 MiB when ``size`` gives bytes, else
+    4 × workers items) is submitted and not yet consumed at any time.
+    """
     if workers <= 1:
         yield from map(fn, items)
         return
-    window = window or 2 * workers
+    limit = max_inflight if max_inflight is not None else 4 * workers
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ckv") as pool:
-        pending: deque[Future[R]] = deque()
+        pending: deque[tuple[Future[R], int]] = deque()
+        inflight = 0
         try:
             for item in items:
-                pending.append(pool.submit(fn, item))
-                if len(pending) >= window:
-                    yield pending.popleft().result()
+                cost = max(1, size(item))
+                while pending and inflight + cost > limit:
+                    fut, c = pending.popleft()
+                    inflight -= c
+                    yield fut.result()
+                pending.append((pool.submit(fn, item), cost))
+                inflight += cost
             while pending:
-                yield pending.popleft().result()
+                yield pending.popleft()[0].result()
         finally:
-            for f in pending:
+            for f, _ in pending:
                 f.cancel()

@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import xxhash
 
-from ._parallel import ordered_map
+from ._parallel import MAX_INFLIGHT_BYTES, ordered_map
 from .adapters.base import map_file
 from .cache import BitsCache
 from .config import Config
@@ -56,7 +56,8 @@ class Reader:
         return data
 
     def chunks(self, man: Manifest) -> Iterator[memoryview]:
-        return ordered_map(self.segment_bytes, man.segments, self.config.workers)
+        return ordered_map(self.segment_bytes, man.segments, self.config.workers,
+                           size=lambda s: s.length, max_inflight=MAX_INFLIGHT_BYTES)
 
     def file_state(self, target: Path, man: Manifest) -> str:
         for parent in target.parents:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ._parallel import ordered_map
+from ._parallel import MAX_INFLIGHT_BYTES, ordered_map
 from .adapters import FilePlan, SourceSegment
 from .bases import BaseSource
 from .cache import BitsCache
@@ -205,7 +205,8 @@ class CommitWriter:
             return self._store_blob(seg)
 
         results: list[_Stored] = []
-        for (path, seg), res in zip(jobs, ordered_map(work, jobs, self.config.workers)):
+        for (path, seg), res in zip(jobs, ordered_map(work, jobs, self.config.workers, size=lambda j: j[1].length,
+                                                      max_inflight=MAX_INFLIGHT_BYTES)):
             results.append(res)
             done += seg.length
             if progress:

@@ -270,6 +270,11 @@ class Repo:
         """Every tensor of the commit's safetensors files, as torch tensors."""
         return dict(self._open_ref(ref).items())
 
+    def fsck(self, quick: bool = False) -> Any:
+        """Check the repository, read-only: a ``maintenance.FsckReport`` of typed findings; raises none."""
+        from .maintenance.fsck import fsck
+        return fsck(self.store, self.index, quick=quick)
+
     def __repr__(self) -> str:
         return f"Repo({str(self.root)!r})"
 

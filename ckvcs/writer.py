@@ -160,7 +160,9 @@ class CommitWriter:
         manifests = self.odb.read_commit(parent).tree if row is not None else {}
         self.bases = BaseSource(self.odb, row.source if row is not None else None,
                                 {p: self.odb.read_manifest(m) for p, m in manifests.items()})
-        by_key = {(s.path, s.name): (s.object_id, depths.get(s.object_id, 0), s.path) for s in stats}
+        # a tensor whose object row is missing (a damaged index) is never used as a base
+        by_key = {(s.path, s.name): (s.object_id, depths[s.object_id], s.path) for s in stats
+                  if s.object_id in depths}
         sig = {s.object_id: f"{s.dtype}{s.shape}" for s in stats}
         return by_key, sig
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import CorruptObjectError
-from ..ids import blob_id, canonical_json
+from ..ids import blob_id, canonical_json, is_id
 
 
 @dataclass(frozen=True)
@@ -38,9 +38,12 @@ class Commit:
     @classmethod
     def from_json(cls, d: dict[str, Any], oid: str = "?") -> "Commit":
         try:
-            return cls(tree={str(k): str(v) for k, v in d["tree"].items()},
-                       parents=tuple(d["parents"]), message=str(d["message"]),
-                       author=str(d["author"]), time=float(d["time"]), step=d.get("step"),
-                       source=d.get("source"), metadata=dict(d.get("metadata") or {}))
+            c = cls(tree={str(k): str(v) for k, v in d["tree"].items()},
+                    parents=tuple(str(p) for p in d["parents"]), message=str(d["message"]),
+                    author=str(d["author"]), time=float(d["time"]), step=d.get("step"),
+                    source=d.get("source"), metadata=dict(d.get("metadata") or {}))
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise CorruptObjectError(oid, f"malformed commit: {e}") from e
+        if not all(is_id(x) for x in (*c.tree.values(), *c.parents)):
+            raise CorruptObjectError(oid, "malformed commit: a tree entry or parent is not an object id")
+        return c

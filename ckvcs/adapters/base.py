@@ -92,7 +92,3 @@ def plan_file(path: Path, rel: str) -> FilePlan:
         close()
         raise
     return FilePlan(rel, fmt, len(view), mode, segments, [close])
-
-
-def plan_buffer(rel: str, fmt: str, data: memoryview, segments: list[SourceSegment]) -> FilePlan:
-    return FilePlan(rel, fmt, len(data), 0o644, segments)

@@ -23,7 +23,6 @@ from collections.abc import Sequence
 import numpy as np
 import zstandard
 
-from ..errors import CorruptObjectError
 
 MODE_STORED = 0
 MODE_ZSTD = 1
@@ -166,7 +165,3 @@ def unpack_streams(payload: bytes | memoryview, expect: int | None = None, *,
     if pos != len(mv):
         raise ValueError("trailing bytes after stream set")
     return out
-
-
-def corrupt(object_id: str, err: Exception) -> CorruptObjectError:
-    return CorruptObjectError(object_id, str(err) or type(err).__name__)

@@ -33,7 +33,6 @@ from ..format import DTYPE_BY_CODE, FRAME_MAGIC, FRAME_VERSION, ID_BYTES, NULL_I
 
 KIND_BLOB, KIND_TENSOR, KIND_MANIFEST, KIND_COMMIT = 0, 1, 2, 3
 KIND_NAMES = {KIND_BLOB: "blob", KIND_TENSOR: "tensor", KIND_MANIFEST: "manifest", KIND_COMMIT: "commit"}
-KIND_CODES = {v: k for k, v in KIND_NAMES.items()}
 MAX_NDIM = 32
 MAX_DECODED = 1 << 48
 _HEAD = struct.Struct("<4sBBBB16s16sQQB")

@@ -64,10 +64,6 @@ def delete_ref(conn: Connection, name: str) -> None:
     conn.execute(reflog.delete().where(reflog.c.ref == name))
 
 
-def reflog_rows(conn: Connection, name: str) -> list[Row[Any]]:
-    return list(conn.execute(select(reflog).where(reflog.c.ref == name).order_by(reflog.c.id.desc())))
-
-
 def commit_row(conn: Connection, cid: str) -> Row[Any] | None:
     return conn.execute(select(commits).where(commits.c.id == cid)).first()
 

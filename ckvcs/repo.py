@@ -275,6 +275,11 @@ class Repo:
         from .maintenance.fsck import fsck
         return fsck(self.store, self.index, quick=quick)
 
+    def du(self) -> Any:
+        """Stored bytes by branch, commit and tensor group, from the index."""
+        from .maintenance.du import du
+        return du(self.index)
+
     def __repr__(self) -> str:
         return f"Repo({str(self.root)!r})"
 

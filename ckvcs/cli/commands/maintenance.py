@@ -38,3 +38,34 @@ def fsck(
           f"{s['errors']} errors, {s['warnings']} warnings", markup=False)
     if not report.ok:
         raise typer.Exit(IntegrityError.exit_code)
+
+
+@app.command()
+def du(
+    ctx: typer.Context,
+    commits: bool = typer.Option(False, "--commits", help="Also list every commit's own stored bytes."),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Show stored bytes by branch, by commit and by tensor group, and the savings against raw."""
+    from rich.table import Table
+
+    report = ctx.obj.repo().du()
+    if json_out:
+        render.emit_json(report)
+        return
+    p = render.out.print
+    saved = 1 - report.stored_bytes / report.raw_bytes if report.raw_bytes else 0.0
+    p(f"{render.size(report.raw_bytes)} committed, {render.size(report.stored_bytes)} stored "
+      f"({render.ratio(report.raw_bytes, report.stored_bytes)}, {100 * saved:.1f}% saved)", markup=False)
+    sections = [("branch", report.branches), ("tensor group", report.groups)]
+    if commits:
+        sections.insert(1, ("commit", report.commits))
+    for title, rows in sections:
+        t = Table(box=None, pad_edge=False)
+        for col in (title, "raw", "stored", "ratio"):
+            t.add_column(col, justify="left" if col == title else "right", no_wrap=True)
+        for r in rows:
+            t.add_row(r.name, render.size(r.raw_bytes), render.size(r.stored_bytes),
+                      render.ratio(r.raw_bytes, r.stored_bytes))
+        p("")
+        p(t)

@@ -1,0 +1,74 @@
+"""``du``: where the stored bytes are, by branch, by commit and by tensor group.
+
+Answered from the index alone. A commit's stored bytes are the objects it added
+(an object is charged to the first commit that wrote it); a branch's are those
+of the commits reachable from it; a group's are its tensors' objects as first
+written. Savings compare with the raw bytes the commits hold.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from ..index import Index
+from ..index import queries as q
+from ..index.schema import commits, objects, tensor_stats
+from ..layers import layer_of
+from ..refs import HEADS
+
+
+@dataclass(frozen=True)
+class DuRow:
+    name: str
+    raw_bytes: int
+    stored_bytes: int
+
+
+@dataclass(frozen=True)
+class DuReport:
+    raw_bytes: int                    # the files of every commit, as committed
+    stored_bytes: int                 # every indexed object's frame
+    branches: tuple[DuRow, ...]
+    commits: tuple[DuRow, ...]        # newest first; name = short id and tag-less step
+    groups: tuple[DuRow, ...]         # tensor groups (layers), over all commits
+
+
+def _reachable(parents: dict[str, list[str]], start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        c = todo.pop()
+        if c not in seen and c in parents:
+            seen.add(c)
+            todo.extend(parents[c])
+    return seen
+
+
+def du(index: Index) -> DuReport:
+    with index.read() as conn:
+        rows = list(conn.execute(select(commits.c.id, commits.c.parents, commits.c.step, commits.c.raw_bytes,
+                                        commits.c.stored_bytes, commits.c.seq).order_by(commits.c.seq.desc())))
+        stored_total = int(conn.execute(select(func.coalesce(func.sum(objects.c.stored_size), 0))).scalar_one())
+        groups: dict[str, list[int]] = {}
+        for name, raw, stored in conn.execute(select(tensor_stats.c.name, tensor_stats.c.raw_size,
+                                                     tensor_stats.c.stored_size)):
+            g = groups.setdefault(layer_of(name), [0, 0])
+            g[0] += raw
+            g[1] += stored
+        branches = q.list_refs(conn, HEADS)
+    parents = {r.id: json.loads(r.parents) for r in rows}
+    by_id = {r.id: r for r in rows}
+    branch_rows = []
+    for b in branches:
+        if not b.target:
+            continue
+        ids = _reachable(parents, b.target)
+        branch_rows.append(DuRow(b.name.removeprefix(HEADS), sum(by_id[c].raw_bytes for c in ids),
+                                 sum(by_id[c].stored_bytes for c in ids)))
+    commit_rows = tuple(DuRow(r.id[:12] + ("" if r.step is None else f" step {r.step}"), r.raw_bytes, r.stored_bytes)
+                        for r in rows)
+    return DuReport(raw_bytes=sum(r.raw_bytes for r in rows), stored_bytes=stored_total,
+                    branches=tuple(branch_rows), commits=commit_rows,
+                    groups=tuple(DuRow(k, v[0], v[1]) for k, v in sorted(groups.items(), key=lambda kv: -kv[1][1])))

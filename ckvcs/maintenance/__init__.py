@@ -1,6 +1,6 @@
-"""Maintenance of a repository: checking it (fsck) now; repack and gc join here.
+"""Maintenance of a repository: checking it (fsck) and measuring it (du) now; repack and gc join here.
 
-Every operation here reads or plans first; fsck only reads and reports typed
+Every operation here reads or plans first; fsck and du only read; fsck reports typed
 findings (findings.py), and repair is a separate step (STYLE.md rules 9, 10).
 """
 from .findings import (

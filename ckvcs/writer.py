@@ -79,6 +79,7 @@ class CommitWriter:
         self._rows: dict[str, dict[str, Any]] = {}
         self._written: list[str] = []
         self.bases: BaseSource | None = None
+        self.parent_tree: dict[str, str] = {}  # path → manifest id of the parent commit
 
     # -- objects -------------------------------------------------------------------------------
     def _known(self, oid: str) -> dict[str, Any] | None:
@@ -152,14 +153,15 @@ class CommitWriter:
         """(path, name) → (object id, chain depth, path) of the parent's tensors, and their dtype+shape keys."""
         if parent is None:
             self.bases = BaseSource(self.odb, None, {})
+            self.parent_tree = {}
             return {}, {}
         with self.index.read() as conn:
             stats = q.tensor_stat_rows(conn, parent)
             depths = {r.id: r.depth for r in q.object_rows(conn, [s.object_id for s in stats]).values()}
             row = q.commit_row(conn, parent)
-        manifests = self.odb.read_commit(parent).tree if row is not None else {}
+        self.parent_tree = self.odb.read_commit(parent).tree if row is not None else {}
         self.bases = BaseSource(self.odb, row.source if row is not None else None,
-                                {p: self.odb.read_manifest(m) for p, m in manifests.items()})
+                                {p: self.odb.read_manifest(m) for p, m in self.parent_tree.items()})
         # a tensor whose object row is missing (a damaged index) is never used as a base
         by_key = {(s.path, s.name): (s.object_id, depths[s.object_id], s.path) for s in stats
                   if s.object_id in depths}
@@ -243,9 +245,7 @@ class CommitWriter:
                               "stored_size": s.new_bytes, "codec": s.codec, "base_id": s.base_id,
                               "changed": s.changed, "numel": numel})
         if req.parent is not None and not req.allow_empty:
-            with self.index.read() as conn:
-                parent_tree = {r.path: r.manifest_id for r in q.tree_rows(conn, req.parent)}
-            if parent_tree == tree:
+            if self.parent_tree == tree:
                 raise ConflictError(f"nothing to commit: the files are identical to commit {req.parent[:12]}"
                                     " (use --allow-empty to commit anyway)")
         commit = Commit(tree=tree, parents=(req.parent,) if req.parent else (), message=req.message,

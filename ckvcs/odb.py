@@ -2,6 +2,11 @@
 
 Reading follows delta chains down to an object stored whole, then decodes
 upward, checking each object's id against its decoded bytes (``verify``).
+
+A repack running in another process may re-base and move objects while a
+chain is being read; a frame read before its switch and one read after can
+then disagree (a base that vanished, or a chain that loops back). Such a read
+is retried once from the top, on the new layout, before it is reported.
 """
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ import numpy as np
 
 from .cache import BitsCache
 from .codecs.frame import KIND_COMMIT, KIND_MANIFEST, KIND_TENSOR, Frame, parse_frame
-from .errors import CorruptObjectError
+from .errors import CorruptObjectError, MissingObjectError
 from .objects import Commit, Manifest
 from .objects.tensor import decode_frame
 from .store import ObjectStore
@@ -26,6 +31,10 @@ def object_row(oid: str, kind: str, codec: str, base_id: str | None, depth: int,
     return {"id": oid, "kind": kind, "codec": codec, "base_id": base_id, "depth": depth, "dtype": dtype,
             "raw_size": raw_size, "stored_size": stored_size, "pack_id": None, "pack_offset": None,
             "created_at": time.time()}
+
+
+class _ChainLoop(Exception):
+    """A chain that names an object already on it: a concurrent repack, or a forged frame."""
 
 
 class ObjectDB:
@@ -44,12 +53,24 @@ class ObjectDB:
         cache = self.cache
         if cache is not None and (hit := cache.get(oid)) is not None:
             return hit
+        try:
+            return self._load(oid, verify)
+        except (MissingObjectError, _ChainLoop):
+            try:
+                return self._load(oid, verify)
+            except _ChainLoop as e:
+                raise CorruptObjectError(oid, str(e)) from None
+
+    def _load(self, oid: str, verify: bool) -> np.ndarray:
+        cache = self.cache
         frames = [self.read_frame(oid)]
+        seen = {oid}
         bits: np.ndarray | None = None
         while frames[-1].base_id is not None:
-            if len(frames) > MAX_CHAIN:
-                raise CorruptObjectError(oid, "delta chain does not end")
             base_id = frames[-1].base_id
+            if base_id in seen or len(frames) > MAX_CHAIN:
+                raise _ChainLoop(f"delta chain loops back to {base_id}")
+            seen.add(base_id)
             if cache is not None and (bits := cache.get(base_id)) is not None:
                 if bits.dtype != frames[-1].dtype.bits or bits.size != frames[-1].count:
                     raise CorruptObjectError(frames[-1].object_id, f"base {base_id} has another dtype or size")

@@ -23,7 +23,10 @@ from .reader import Reader, untracked
 from .refs import HEADS, TAGS, branch_tip, check_name, head_branch, head_commit, resolve
 from .results import CheckoutResult, CommitResult, RefInfo, StatusResult
 from .scan import collect_files, default_author, detect_step, plan_files
+from .index import packs as packs_q
 from .store import LocalStore
+from .store.layered import LayeredStore, Location
+from .store.pack import PackSet
 from .store._atomic import storage_error, write_atomic
 
 if TYPE_CHECKING:
@@ -66,8 +69,9 @@ class Repo:
         self.root = root
         self.dir = root / CKV_DIR
         self.config = config
-        self.store = LocalStore(self.dir / "objects", self.dir / "tmp")
         self.index = Index(config.index_url) if config.index_url else Index.sqlite(self.dir / "index.db")
+        self.store = LayeredStore(LocalStore(self.dir / "objects", self.dir / "tmp"), PackSet(self.dir / "packs"),
+                                  self._locate)
         self.lock = WriterLock(self.dir / "lock")
         self.cache = BitsCache(config.cache_mb << 20)
         self.reader = Reader(self.store, self.index, config, self.cache)
@@ -109,7 +113,14 @@ class Repo:
 
     open = _either(_open_repo, _open_ref)
 
+    def _locate(self, oid: str) -> Location | None:
+        """Where the index places a packed object (None: loose), read fresh each time (repack moves them)."""
+        with self.index.read() as conn:
+            loc = packs_q.location(conn, oid)
+        return Location(*loc) if loc is not None else None
+
     def close(self) -> None:
+        self.store.close()
         self.index.close()
 
     def __enter__(self) -> "Repo":
@@ -274,6 +285,20 @@ class Repo:
         """Check the repository, read-only: a ``maintenance.FsckReport`` of typed findings; raises none."""
         from .maintenance.fsck import fsck
         return fsck(self.store, self.index, quick=quick)
+
+    def repack(self, *, window: int = 10, depth: int | None = None, dry_run: bool = False,
+               progress: Progress | None = None) -> Any:
+        """Re-choose delta bases per tensor lineage and move every object into one pack (``maintenance.repack``).
+
+        ``depth`` bounds every chain (default: ``max_chain_depth``); the newest version of each tensor is
+        stored whole. Returns a ``RepackResult``; with ``dry_run`` nothing is written.
+        """
+        from .maintenance.repack import repack
+        with self.lock:
+            result = repack(self.store, self.index, self.config, window=window, depth=depth, dry_run=dry_run,
+                            progress=progress)
+        self.cache.clear()
+        return result
 
     def du(self) -> Any:
         """Stored bytes by branch, commit and tensor group, from the index."""

@@ -56,7 +56,7 @@ def main_options(
 
 
 def _register() -> None:
-    from .commands import checkout, commit, history, init, maintenance, refs, status  # noqa: F401
+    from .commands import checkout, commit, history, init, maintenance, refs, repack, status  # noqa: F401
 
 
 _register()

@@ -18,8 +18,17 @@ def _initial(conn: Connection) -> None:
     schema.metadata.create_all(conn)
 
 
+def _packs(conn: Connection) -> None:
+    """Pack files (repack): a table of packs and an index on objects.pack_id."""
+    schema.packs.create(conn, checkfirst=True)
+    for ix in schema.objects.indexes:
+        if ix.name == "ix_objects_pack":
+            ix.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _initial),
+    ("0002_packs", _packs),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -30,6 +30,15 @@ objects = Table(
     Column("created_at", Float, nullable=False),
 )
 Index("ix_objects_base", objects.c.base_id)
+Index("ix_objects_pack", objects.c.pack_id)
+
+packs = Table(
+    "packs", metadata,
+    Column("id", String(32), primary_key=True),           # xxh3-128 of the pack file (docs/format.md)
+    Column("size", BigInteger, nullable=False),           # file bytes
+    Column("n_objects", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
 
 commits = Table(
     "commits", metadata,

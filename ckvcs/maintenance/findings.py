@@ -79,6 +79,17 @@ class BrokenChain(Finding):
 
 
 @dataclass(frozen=True, kw_only=True)
+class TruncatedPack(Finding):
+    """A pack file is shorter than the index says or lost its table and end marker; ``object_id`` is the pack."""
+
+    file: str = ""                               # relative to .ckv/
+
+    @property
+    def subject(self) -> str:
+        return f"pack {self.file}"
+
+
+@dataclass(frozen=True, kw_only=True)
 class IndexMismatch(Finding):
     """An index row (object, commit or tree entry) disagrees with the stored object, or a manifest with itself."""
 
@@ -137,4 +148,4 @@ class FsckReport:
 
 
 __all__ = ["ERROR", "WARNING", "BrokenChain", "DanglingRef", "Finding", "FsckReport", "HashMismatch",
-           "IndexMismatch", "MissingObject", "OrphanFile"]
+           "IndexMismatch", "MissingObject", "OrphanFile", "TruncatedPack"]

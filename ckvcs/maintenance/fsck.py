@@ -10,7 +10,10 @@ Contract:
   structure and checksum, index row against frame, base present, indexed and
   of the same dtype and size); commit rows and tree entries against commit
   objects; manifests against their segments; stray files under objects/ and
-  tmp/ (warnings: a killed writer leaves them, gc removes them).
+  tmp/ (warnings: a killed writer leaves them, gc removes them); every pack
+  against the packs table and the rows placing objects in it (fsck_packs.py),
+  and pack files or loose copies nothing names (warnings: an interrupted
+  repack leaves them).
 * Full mode also decodes every object through its chain and checks its id.
   Each object is decoded once: bases are visited before their dependants
   (depth first along each lineage) with a private, bounded cache, so a chain
@@ -38,10 +41,10 @@ from ..errors import (
 )
 from ..ids import is_id
 from ..index import Index
-from ..index.schema import commits, objects, reflog, refs, tree_entries
+from ..index.schema import commits, objects, packs, reflog, refs, tree_entries
 from ..odb import ObjectDB
 from ..refs import TAGS
-from ..store import LocalStore
+from ..store import ObjectStore
 from .findings import (
     BrokenChain,
     DanglingRef,
@@ -52,6 +55,7 @@ from .findings import (
     MissingObject,
     OrphanFile,
 )
+from .fsck_packs import check_packs, orphan_packs
 from .reachability import Graph, walk
 
 DECODE_CACHE_BYTES = 256 << 20
@@ -72,13 +76,14 @@ class _Meta:
 
 
 class _Fsck:
-    def __init__(self, store: LocalStore, index: Index, quick: bool) -> None:
+    def __init__(self, store: ObjectStore, index: Index, quick: bool) -> None:
         self.store, self.quick = store, quick
         self.found: list[Finding] = []
         self.bad: set[str] = set()                 # objects reported as missing or damaged themselves
         self.meta: dict[str, _Meta] = {}
         self.broken: dict[str, tuple[str, str]] = {}  # object → (why, root cause) for chain damage
         self.sound: set[str] = set()                # chains already found whole
+        self.lost: dict[str, str] = {}              # objects lost with a damaged pack → that pack
         # one read transaction: a consistent snapshot of the index while writers may run
         with index.read() as conn:
             self.rows = {r.id: r for r in conn.execute(select(objects))}
@@ -88,6 +93,7 @@ class _Fsck:
                 self.entries.setdefault(r.commit_id, {})[r.path] = r
             self.refs = list(conn.execute(select(refs).order_by(refs.c.name)))
             self.reflog = list(conn.execute(select(reflog).order_by(reflog.c.id)))
+            self.packs = {r.id: r for r in conn.execute(select(packs))}
 
     def add(self, f: Finding) -> None:
         self.found.append(f)
@@ -121,9 +127,11 @@ class _Fsck:
         if not is_id(oid):
             self.add(MissingObject(object_id=oid, named_by=named_by, detail="is not an object id"))
             return None
+        if oid in self.lost:
+            return None  # reported with its pack
         try:
             buf = self.store.get(oid)
-        except (MissingObjectError, StorageError) as e:
+        except (IntegrityError, StorageError) as e:
             what = "index" if oid in self.rows else named_by
             self.add(MissingObject(object_id=oid, named_by=what, detail=f"is not in the store ({what} names it)"
                                    if isinstance(e, MissingObjectError) else f"cannot be read: {e}"))
@@ -315,14 +323,22 @@ class _Fsck:
                 self.add(IndexMismatch(object_id=oid, detail=f"cannot be used: {reason}"))
 
     def check_files(self, reached: set[str]) -> None:
-        for fan in sorted(self.store.root.iterdir()) if self.store.root.is_dir() else ():
+        root = self.store.root  # type: ignore[attr-defined]
+        for fan in sorted(root.iterdir()) if root.is_dir() else ():
             for f in sorted(fan.iterdir()) if fan.is_dir() else [fan]:
                 oid = fan.name + f.name if f is not fan else ""
+                rel = f.relative_to(root.parent).as_posix()
                 if oid not in self.rows and oid not in reached:
-                    self.add(OrphanFile(object_id=oid if is_id(oid) else None,
-                                        file=f.relative_to(self.store.root.parent).as_posix(),
+                    self.add(OrphanFile(object_id=oid if is_id(oid) else None, file=rel,
                                         detail="no index row names it (left by an interrupted writer; gc removes it)"))
-        tmp = self.store.tmp_dir
+                elif oid in self.rows and self.rows[oid].pack_id is not None:
+                    self.add(OrphanFile(object_id=oid, file=rel, detail="loose copy of an object the index places "
+                                        "in a pack (left by an interrupted repack; gc removes it)"))
+        packset = getattr(self.store, "packs", None)
+        if packset is not None:
+            for f in orphan_packs(packset.root, self.packs):
+                self.add(f)
+        tmp = self.store.tmp_dir  # type: ignore[attr-defined]
         for f in sorted(tmp.rglob("*")) if tmp.is_dir() else ():
             if f.is_file():
                 self.add(OrphanFile(file=f.relative_to(tmp.parent).as_posix(),
@@ -331,6 +347,11 @@ class _Fsck:
     # -- all of it -----------------------------------------------------------------------------
     def run(self) -> Iterator[Finding]:
         roots = self.check_refs()
+        packset = getattr(self.store, "packs", None)
+        if packset is not None:
+            found, self.lost = check_packs(packset, self.packs, self.rows.values(), self.quick)
+            for f in found:
+                self.add(f)
         meta_odb = ObjectDB(self.store, None)  # no cache: what is checked is what the store holds now
         g = walk(meta_odb, roots, {c: tuple(json.loads(r.parents)) for c, r in self.crows.items()},
                  {c: {p: e.manifest_id for p, e in es.items()} for c, es in self.entries.items()})
@@ -348,6 +369,12 @@ class _Fsck:
             if r.name.startswith(TAGS) and r.target:
                 tags.setdefault(r.target, []).append(r.name.removeprefix(TAGS))
         order = {c: r.seq for c, r in self.crows.items()}
+        # a pack whose hash fails because an object in it is damaged: the object's finding is the root cause
+        hit = {self.rows[o].pack_id for o in self.bad if o in self.rows}
+        self.found = [f for f in self.found if not (isinstance(f, HashMismatch) and f.stage == "pack"
+                                                      and f.object_id in hit)]
+        for oid, pid in self.lost.items():
+            g.add_base(oid, pid)  # a lost object hurts what it would have rebuilt, through its pack's finding
         for f in self.found:
             if f.object_id is None or f.severity != "error" or isinstance(f, DanglingRef):
                 yield f
@@ -358,12 +385,12 @@ class _Fsck:
                           paths=tuple(sorted(paths)))
 
 
-def iter_findings(store: LocalStore, index: Index, *, quick: bool = False) -> Iterator[Finding]:
+def iter_findings(store: ObjectStore, index: Index, *, quick: bool = False) -> Iterator[Finding]:
     """The findings of one check, in the order found (refs, objects, chains, decoding, index, files)."""
     return _Fsck(store, index, quick).run()
 
 
-def fsck(store: LocalStore, index: Index, *, quick: bool = False) -> FsckReport:
+def fsck(store: ObjectStore, index: Index, *, quick: bool = False) -> FsckReport:
     """Check the repository, read-only; every problem is a finding in the report, none is raised."""
     checker = _Fsck(store, index, quick)
     found = tuple(checker.run())

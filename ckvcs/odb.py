@@ -93,16 +93,19 @@ class ObjectDB:
         fr = self.read_frame(mid)
         if fr.kind != KIND_MANIFEST:
             raise CorruptObjectError(mid, "is not a manifest")
-        return Manifest.from_json(self._json(mid), mid)
+        return Manifest.from_json(self._json(fr), mid)
 
     def read_commit(self, cid: str) -> Commit:
         fr = self.read_frame(cid)
         if fr.kind != KIND_COMMIT:
             raise CorruptObjectError(cid, "is not a commit")
-        return Commit.from_json(self._json(cid), cid)
+        return Commit.from_json(self._json(fr), cid)
 
-    def _json(self, oid: str) -> Any:
+    def _json(self, fr: Frame) -> Any:
+        """The JSON of a manifest or commit frame (stored whole), decoded from the frame already read."""
+        if fr.base_id is not None:
+            raise CorruptObjectError(fr.object_id, "a manifest or commit must be stored whole")
         try:
-            return json.loads(bytes(self.load_bytes(oid)))
+            return json.loads(bytes(decode_frame(fr, None)))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise CorruptObjectError(oid, f"not JSON: {e}") from e
+            raise CorruptObjectError(fr.object_id, f"not JSON: {e}") from e

@@ -259,3 +259,21 @@ def test_an_index_from_before_packs_is_migrated_on_open(tmp_path: Path) -> None:
         assert sql(repo, "SELECT value FROM meta WHERE key='schema_version'") == [("2",)]
         repo.repack()
         assert torch.equal(repo.load(cid)["w"], torch.arange(12.0)) and repo.fsck().ok
+
+
+def test_checkout_reads_each_object_once_and_decodes_at_most_depth_deltas(built, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    repo, ids = built
+    repo.repack(depth=2)
+    with Repo.open(repo.root) as fresh:  # an empty decode cache
+        reads: Counter[str] = Counter()
+        get = fresh.store.get
+
+        def counting_get(oid: str) -> bytes:
+            reads[oid] += 1
+            return get(oid)
+
+        fresh.store.get = counting_get  # type: ignore[method-assign]
+        fresh.checkout(ids[0], tmp_path / "out")
+        assert reads and max(reads.values()) == 1
+        depth = dict(sql(fresh, "SELECT id, depth FROM objects"))
+        assert max(depth[o] for o in reads) <= 2

@@ -27,6 +27,9 @@ class Codec(ABC):
     codec_id: ClassVar[str]
     frame_code: ClassVar[int]
     uses_base: ClassVar[bool] = False
+    # stores only the elements that differ from the base: for a delta where few changed, the
+    # commit path tries no dense candidate (objects/tensor.py, SPARSE_MAX)
+    sparse: ClassVar[bool] = False
 
     @abstractmethod
     def encode(self, data: np.ndarray, dtype: DType, base: np.ndarray | None = None) -> bytes:

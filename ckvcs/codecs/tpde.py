@@ -78,6 +78,7 @@ class TpdeCodec(Codec):
     codec_id = "tpde"
     frame_code = 3
     uses_base = True
+    sparse = True
 
     def __init__(self, level: int = 3, positions: str = "auto", values: str = "auto", kmax: int = 3) -> None:
         if positions != "auto" and positions not in _POS_NAMES:

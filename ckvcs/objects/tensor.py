@@ -3,6 +3,9 @@
 Codec choice: every candidate codec that applies (delta codecs only when a
 base is given) is tried on a sample of the tensor — the whole tensor when it
 is small — and the smallest wins; only the winner encodes the full tensor.
+When at most ``SPARSE_MAX`` of the sample changed and a sparse codec (tpde) is
+a candidate, only the sparse codecs are tried: on the make_corpus bf16 series
+(~19% changed) the dense trials took a third of the commit time and lost.
 New codecs join by being named in the candidate list; this module does not
 change.
 """
@@ -23,6 +26,7 @@ from ..ids import blob_id, tensor_id
 FULL_TRIAL_BYTES = 1 << 20     # below this, every candidate encodes the whole tensor
 SAMPLE_CHUNKS = 16
 SAMPLE_CHUNK_ELEMS = 8192
+SPARSE_MAX = 0.5               # changed fraction at or below which dense candidates are not tried
 
 
 @dataclass(frozen=True)
@@ -39,9 +43,14 @@ def _sample(bits: np.ndarray, base: np.ndarray | None) -> tuple[np.ndarray, np.n
     return bits[idx], (base[idx] if base is not None else None)
 
 
+def _sparse(bits: np.ndarray, base: np.ndarray) -> bool:
+    return bits.size > 0 and int(np.count_nonzero(bits != base)) <= SPARSE_MAX * bits.size
+
+
 def choose_codec(bits: np.ndarray, dtype: DType, base: np.ndarray | None,
                  candidates: Sequence[Codec]) -> tuple[Codec, bytes | None]:
-    """The candidate with the smallest encoding; its full payload if it was computed."""
+    """The candidate with the smallest encoding (only the sparse ones for a sparse delta); its full
+    payload if it was computed."""
     usable = [c for c in candidates if base is not None or not c.uses_base]
     if not usable:  # only delta codecs configured and no base: a tensor must still be storable
         usable = [get_codec("raw")]
@@ -49,6 +58,10 @@ def choose_codec(bits: np.ndarray, dtype: DType, base: np.ndarray | None,
         return usable[0], None
     full = bits.nbytes <= FULL_TRIAL_BYTES
     sb, sbase = (bits, base) if full else _sample(bits, base)
+    if sbase is not None and any(c.sparse for c in usable) and _sparse(sb, sbase):
+        usable = [c for c in usable if c.sparse]
+        if len(usable) == 1:
+            return usable[0], None
     best: tuple[int, Codec, bytes] | None = None
     for c in usable:
         payload = c.encode(sb, dtype, sbase if c.uses_base else None)

@@ -26,6 +26,7 @@ from ckvcs.codecs.frame import KIND_BLOB, KIND_TENSOR
 from ckvcs.errors import UnknownCodecError
 from ckvcs.format import BYTES, DTYPES, DType
 from ckvcs.ids import blob_id, tensor_id
+from ckvcs.objects import tensor as tensor_mod
 from ckvcs.objects.tensor import choose_codec, decode_frame, encode_blob, encode_tensor, parse_frame
 
 CODEC_IDS = registered_ids()
@@ -185,13 +186,41 @@ def test_frame_path_codec_choice(pair: tuple[DType, np.ndarray, np.ndarray], dat
 @given(arr=bit_arrays())
 def test_choose_codec_picks_the_smallest(arr: tuple[DType, np.ndarray]) -> None:
     dt, data = arr
-    base = data ^ dt.bits.type(1)
+    base = data ^ dt.bits.type(1)  # every element changed: a dense delta, every candidate is tried
     candidates = [codec(cid) for cid in CODEC_IDS]
     chosen, payload = choose_codec(data, dt, base, candidates)
     sizes = {c.codec_id: len(c.encode(data, dt, base if c.uses_base else None)) for c in candidates}
     assert sizes[chosen.codec_id] == min(sizes.values())
     if payload is not None:
         assert payload == chosen.encode(data, dt, base if chosen.uses_base else None)
+
+
+@pytest.mark.parametrize("n", [4_000, 600_000])  # the whole tensor tried / a sample
+@pytest.mark.parametrize("changed", [0.02, 0.2, 0.45, 0.6, 1.0])
+def test_sparse_deltas_try_only_sparse_codecs(n: int, changed: float) -> None:
+    dt = DTYPES["BF16"]
+    rng = np.random.default_rng(1)
+    base = rng.integers(0, 1 << 16, n, dtype=np.uint16)
+    new = base.copy()
+    idx = rng.permutation(n)[: int(round(changed * n))]
+    new[idx] ^= np.uint16(0x0100)  # a big, regular move: a dense codec is smaller at every fraction here
+    candidates = [codec(cid) for cid in CODEC_IDS]
+    chosen, _ = choose_codec(new, dt, base, candidates)
+    if changed <= tensor_mod.SPARSE_MAX:
+        assert chosen.sparse
+    else:
+        dense = min(len(c.encode(new, dt, base if c.uses_base else None)) for c in candidates if not c.sparse)
+        sparse = min(len(c.encode(new, dt, base)) for c in candidates if c.sparse)
+        assert chosen.sparse == (sparse < dense)
+
+
+def test_sparse_rule_needs_a_sparse_candidate() -> None:
+    dt = DTYPES["BF16"]
+    base = np.arange(4000, dtype=np.uint16)
+    new = base.copy()
+    new[::100] += np.uint16(1)
+    chosen, _ = choose_codec(new, dt, base, [codec("raw"), codec("xor")])
+    assert chosen.codec_id in ("raw", "xor")
 
 
 def test_large_tensor_takes_the_sampled_path() -> None:

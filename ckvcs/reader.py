@@ -125,7 +125,9 @@ class Reader:
             if target.is_dir() and not target.is_symlink():
                 raise ConflictError(f"{target} is a directory")
             _make_dirs(target.parent, force)
-            write_atomic(target, stream(), target.parent, mode=man.mode, before_rename=check)
+            # no fsync: the repository keeps the data; a checkout is as durable as any file the OS writes (git does
+            # the same). The rename still makes each file appear whole or not at all.
+            write_atomic(target, stream(), target.parent, mode=man.mode, durable=False, before_rename=check)
         return CheckoutResult(cid, str(out), tuple(p for p, _, _ in plan), tuple(unchanged), total)
 
     def tensor_bits(self, seg: Segment) -> np.ndarray:

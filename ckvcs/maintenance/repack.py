@@ -245,3 +245,53 @@ def repack(store: LayeredStore, index: Index, config: Config, *, window: int = 1
         if p != pack_id:
             store.packs.delete(p)
     return result
+
+
+def drop_from_packs(store: LayeredStore, index: Index, drop: set[str]) -> tuple[int, int]:
+    """Rewrite every pack holding an object of ``drop`` without it: (objects dropped, pack bytes freed).
+
+    For gc, which has already made sure no kept object uses a dropped one as its base, so
+    the kept frames are copied byte for byte. Same write order as repack: new packs durable,
+    one transaction (rows of dropped objects deleted, kept ones moved), then old files deleted.
+    """
+    with index.read() as conn:
+        rows = [r for r in conn.execute(select(objects).where(objects.c.pack_id.is_not(None)))]
+        old_sizes = {pid: r.size for pid, r in packs_q.pack_rows(conn).items()}
+    hit = {r.pack_id for r in rows if r.id in drop}
+    if not hit:
+        return 0, 0
+    moves: list[dict[str, Any]] = []
+    new_packs: list[tuple[str, int, int]] = []
+    dropped = [r.id for r in rows if r.id in drop]
+    try:
+        for pid in sorted(hit):
+            keep = [r for r in rows if r.pack_id == pid and r.id not in drop]
+            if not keep:
+                continue
+            writer = PackWriter(store.tmp_dir)
+            try:
+                placed = [(r.id, writer.add(r.id, store.get(r.id))) for r in keep]
+                new_id, size = writer.finish(store.packs.root)
+            except BaseException:
+                writer.abort()
+                raise
+            new_packs.append((new_id, size, len(keep)))
+            moves += [{"oid": oid, "pack": new_id, "off": e.offset} for oid, e in placed]
+    except BaseException:
+        for new_id, _, _ in new_packs:
+            store.packs.delete(new_id)
+        raise
+    upd = objects.update().where(objects.c.id == bindparam("oid")).values(pack_id=bindparam("pack"),
+                                                                          pack_offset=bindparam("off"))
+    with index.begin() as conn:
+        for i in range(0, len(moves), 500):
+            conn.execute(upd, moves[i : i + 500])
+        for i in range(0, len(dropped), 500):
+            conn.execute(objects.delete().where(objects.c.id.in_(dropped[i : i + 500])))
+        packs_q.delete_packs(conn, sorted(hit))
+        for new_id, size, n in new_packs:
+            packs_q.insert_pack(conn, new_id, size, n)
+    for pid in hit:
+        store.packs.delete(pid)
+    freed = sum(old_sizes.get(pid, 0) for pid in hit) - sum(size for _, size, _ in new_packs)
+    return len(dropped), freed

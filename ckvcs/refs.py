@@ -4,11 +4,18 @@ Branches are ``refs/heads/NAME``, tags ``refs/tags/NAME``; ``HEAD`` is
 symbolic (points at a branch) or detached (points at a commit). A revision is
 ``HEAD``, a branch, a tag, a full id or a unique prefix of at least 4 hex
 digits, optionally followed by ``~N`` or ``^`` (first parents), as in git.
+
+Every ref update that is not symbolic adds a reflog entry (old → new); HEAD
+has entries only when it is detached. Deleting a branch or tag deletes its
+reflog, as git does; ``expire_reflog`` drops entries older than a time, and
+gc runs it first, so an expired entry keeps nothing alive.
 """
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
@@ -92,3 +99,38 @@ def resolve(conn: Connection, spec: str) -> str:
         for _ in range(n):
             cid = _first_parent(conn, cid, spec)
     return cid
+
+
+@dataclass(frozen=True)
+class ReflogEntry:
+    ref: str                 # full name: refs/heads/main
+    n: int                   # 0 is the newest: REF@{n}
+    old: str | None
+    new: str | None
+    time: float
+    message: str
+
+
+def reflog_ref(conn: Connection, name: str | None) -> str:
+    """The full name of the ref whose reflog ``name`` means: None or HEAD → HEAD's branch (HEAD when detached)."""
+    if name is None or name == "HEAD":
+        row = q.get_ref(conn, "HEAD")
+        return row.symbolic if row is not None and row.symbolic else "HEAD"
+    for full in (HEADS + name, TAGS + name, name):
+        if q.get_ref(conn, full) is not None or q.reflog_rows(conn, full):
+            return full
+    raise RefError(name, "no such ref")
+
+
+def reflog(conn: Connection, full: str) -> list[ReflogEntry]:
+    """``full``'s reflog, newest first."""
+    rows = q.reflog_rows(conn, full)
+    return [ReflogEntry(full, i, r.old, r.new, r.time, r.message) for i, r in enumerate(reversed(rows))]
+
+
+def expire_reflog(conn: Connection, before: float, refs: Iterable[str] | None = None) -> int:
+    """Delete reflog entries older than ``before`` (of ``refs``, full names; all when None); their count."""
+    want = None if refs is None else set(refs)
+    ids = [r.id for r in q.reflog_rows(conn) if r.time < before and (want is None or r.ref in want)]
+    q.delete_reflog_entries(conn, ids)
+    return len(ids)

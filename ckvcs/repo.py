@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .cache import BitsCache
-from .config import Config, load_config
+from .config import Config, load_config, parse_age
 from .errors import BadInputError, check_text, ConflictError, RefError, RepoExistsError, RepoNotFoundError
 from .index import Index
 from .index import queries as q
 from .lock import WriterLock
 from .reader import Reader, untracked
-from .refs import HEADS, TAGS, branch_tip, check_name, head_branch, head_commit, resolve
+from .refs import (HEADS, TAGS, ReflogEntry, branch_tip, check_name, expire_reflog, head_branch, head_commit,
+                   reflog, reflog_ref, resolve)
 from .results import CheckoutResult, CommitResult, RefInfo, StatusResult
 from .scan import collect_files, default_author, detect_step, plan_files
 from .index import packs as packs_q
@@ -178,6 +179,20 @@ class Repo:
                 raise RefError(full.split("/", 2)[2], f"no such {what}")
             q.delete_ref(conn, full)
 
+    def reflog(self, ref: str | None = None) -> list[ReflogEntry]:
+        """The reflog of ``ref`` (a branch, tag or full ref name; default HEAD's branch), newest first."""
+        with self.index.read() as conn:
+            return reflog(conn, reflog_ref(conn, ref))
+
+    def expire_reflog(self, expire: str | None = None, refs: list[str] | None = None) -> int:
+        """Drop reflog entries older than ``expire`` (default ``gc.reflog_expire``) of ``refs`` (None: all)."""
+        age = parse_age(expire if expire is not None else self.config.reflog_expire)
+        if age is None:
+            return 0
+        with self.lock, self.index.begin() as conn:
+            names = None if refs is None else [reflog_ref(conn, r) for r in refs]
+            return expire_reflog(conn, time.time() - age, names)
+
     # -- commit --------------------------------------------------------------------------------
     def commit(self, src: "str | os.PathLike[str] | Mapping[str, torch.Tensor]", message: str | None = None,
                step: int | None = None, tag: str | None = None, branch: str | None = None, *,
@@ -299,6 +314,24 @@ class Repo:
                             progress=progress)
         self.cache.clear()
         return result
+
+    def gc(self, prune: str | None = None, *, dry_run: bool = False) -> Any:
+        """Remove unreachable objects older than ``prune`` (default ``gc.prune_expire``): a ``GcPlan``.
+
+        Reflog entries older than ``gc.reflog_expire`` expire first. ``dry_run`` plans only.
+        """
+        from .maintenance.gc import execute_gc, plan_gc
+        from .odb import ObjectDB
+
+        ages = {"prune": parse_age(prune if prune is not None else self.config.prune_expire),
+                "reflog_expire": parse_age(self.config.reflog_expire)}
+        odb = ObjectDB(self.store, None)
+        if dry_run:
+            return plan_gc(self.index, self.store, odb, now=time.time(), **ages)
+        with self.lock:  # held from planning to the last file, so no commit runs in between
+            plan = plan_gc(self.index, self.store, odb, now=time.time(), **ages)
+            execute_gc(plan, self.index, self.store)
+        return plan
 
     def du(self) -> Any:
         """Stored bytes by branch, commit and tensor group, from the index."""

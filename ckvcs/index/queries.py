@@ -5,11 +5,12 @@ ref update land together or not at all.
 """
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, select
+from sqlalchemy import Connection, Row, delete, func, select
 
 from .schema import commits, objects, reflog, refs, tensor_stats, tree_entries
 
@@ -95,3 +96,52 @@ def tensor_stat_rows(conn: Connection, cid: str) -> list[Row[Any]]:
     q = select(tensor_stats).where(tensor_stats.c.commit_id == cid).order_by(tensor_stats.c.path,
                                                                               tensor_stats.c.name)
     return list(conn.execute(q))
+
+
+def reflog_rows(conn: Connection, ref: str | None = None) -> list[Row[Any]]:
+    """Reflog entries of ``ref`` (every ref when None), oldest first."""
+    q = select(reflog).order_by(reflog.c.id)
+    if ref is not None:
+        q = q.where(reflog.c.ref == ref)
+    return list(conn.execute(q))
+
+
+def delete_reflog_entries(conn: Connection, ids: Iterable[int]) -> None:
+    ids = list(ids)
+    for i in range(0, len(ids), _BATCH):
+        conn.execute(delete(reflog).where(reflog.c.id.in_(ids[i : i + _BATCH])))
+
+
+def gc_object_rows(conn: Connection) -> list[Row[Any]]:
+    """What gc needs of every object row: id, kind, base, stored size, pack, age."""
+    return list(conn.execute(select(objects.c.id, objects.c.kind, objects.c.base_id, objects.c.stored_size,
+                                    objects.c.pack_id, objects.c.created_at)))
+
+
+def commit_parents(conn: Connection) -> dict[str, tuple[str, ...]]:
+    """Every indexed commit → its parents, as the index records them."""
+    return {r.id: tuple(json.loads(r.parents)) for r in conn.execute(select(commits.c.id, commits.c.parents))}
+
+
+def commit_trees(conn: Connection) -> dict[str, dict[str, str]]:
+    """Every indexed commit → path → manifest id, as the index records them."""
+    out: dict[str, dict[str, str]] = {}
+    for r in conn.execute(select(tree_entries.c.commit_id, tree_entries.c.path, tree_entries.c.manifest_id)):
+        out.setdefault(r.commit_id, {})[r.path] = r.manifest_id
+    return out
+
+
+def delete_objects(conn: Connection, ids: Iterable[str]) -> None:
+    ids = list(ids)
+    for i in range(0, len(ids), _BATCH):
+        conn.execute(delete(objects).where(objects.c.id.in_(ids[i : i + _BATCH])))
+
+
+def delete_commits(conn: Connection, ids: Iterable[str]) -> None:
+    """Remove commits' rows: the commit, its tree entries and its tensor statistics (not its objects)."""
+    ids = list(ids)
+    for i in range(0, len(ids), _BATCH):
+        part = ids[i : i + _BATCH]
+        conn.execute(delete(tensor_stats).where(tensor_stats.c.commit_id.in_(part)))
+        conn.execute(delete(tree_entries).where(tree_entries.c.commit_id.in_(part)))
+        conn.execute(delete(commits).where(commits.c.id.in_(part)))

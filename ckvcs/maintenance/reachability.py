@@ -6,7 +6,10 @@ reflog entry, as gc marks), follows commit parents, reads each commit's tree
 cannot read is recorded in ``Graph.unreadable`` (the caller reports it) and
 the walk goes on from what the index says instead, so one damaged commit
 object does not hide the history behind it. Delta bases are added by the
-caller as it parses frames (``add_base``), so each frame is read once.
+caller as it parses frames (``add_base``), so each frame is read once, or
+from the index rows' ``base_id`` (``with_bases``), as gc does. ``walk`` can
+go on from more roots into a graph it already built (``into``), reading
+nothing twice; gc does this for the young unreachable commits it keeps.
 
 ``hurt(oid)`` follows "is used by" edges upward — base → dependant, segment →
 manifest, manifest → (commit, path) — and answers which commits and file
@@ -64,9 +67,13 @@ class Graph:
 
 
 def walk(odb: ObjectDB, roots: Iterable[str], index_parents: Mapping[str, tuple[str, ...]],
-         index_trees: Mapping[str, Mapping[str, str]]) -> Graph:
-    """The graph reachable from ``roots``; ``index_*`` stand in for commit objects that cannot be read."""
-    g = Graph()
+         index_trees: Mapping[str, Mapping[str, str]], *, manifests: Iterable[str] = (),
+         into: Graph | None = None) -> Graph:
+    """The graph reachable from commit ``roots`` and manifest roots ``manifests``, added to ``into`` if given.
+
+    ``index_*`` stand in for commit objects that cannot be read.
+    """
+    g = into if into is not None else Graph()
     todo = list(dict.fromkeys(roots))
     while todo:
         cid = todo.pop()
@@ -87,7 +94,7 @@ def walk(odb: ObjectDB, roots: Iterable[str], index_parents: Mapping[str, tuple[
         for p in parents:
             g.named_by.setdefault(p, cid)
             todo.append(p)
-    for mid in sorted(g.entries):
+    for mid in sorted(set(g.entries).union(manifests) - set(g.manifests)):
         try:
             man: Manifest | None = odb.read_manifest(mid)
         except (IntegrityError, StorageError) as e:
@@ -99,4 +106,15 @@ def walk(odb: ObjectDB, roots: Iterable[str], index_parents: Mapping[str, tuple[
     return g
 
 
-__all__ = ["Graph", "walk"]
+def with_bases(ids: Iterable[str], base_of: Mapping[str, str | None]) -> set[str]:
+    """``ids`` and every delta base they are stacked on, all the way down (``base_of``: object → base)."""
+    out: set[str] = set()
+    for oid in ids:
+        cur: str | None = oid
+        while cur is not None and cur not in out:
+            out.add(cur)
+            cur = base_of.get(cur)
+    return out
+
+
+__all__ = ["Graph", "walk", "with_bases"]

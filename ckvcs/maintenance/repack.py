@@ -247,24 +247,57 @@ def repack(store: LayeredStore, index: Index, config: Config, *, window: int = 1
     return result
 
 
-def drop_from_packs(store: LayeredStore, index: Index, drop: set[str]) -> tuple[int, int]:
-    """Rewrite every pack holding an object of ``drop`` without it: (objects dropped, pack bytes freed).
 
-    For gc, which has already made sure no kept object uses a dropped one as its base, so
-    the kept frames are copied byte for byte. Same write order as repack: new packs durable,
-    one transaction (rows of dropped objects deleted, kept ones moved), then old files deleted.
+@dataclass
+class PackRewrite:
+    """Packs rewritten without some objects (for gc): written and durable, not yet in the index.
+
+    ``apply`` goes inside the caller's index transaction (it deletes the dropped objects' rows and
+    moves the kept ones); ``cleanup`` deletes the old packs after it; ``abort`` deletes the new ones.
+    """
+
+    old: dict[str, int]                         # replaced pack → its size
+    new: list[tuple[str, int, int]]             # (pack id, size, objects)
+    moves: list[dict[str, Any]]
+    dropped: list[str]
+
+    @property
+    def bytes_freed(self) -> int:
+        return sum(self.old.values()) - sum(size for _, size, _ in self.new)
+
+    def apply(self, conn: Any) -> None:
+        upd = objects.update().where(objects.c.id == bindparam("oid")).values(pack_id=bindparam("pack"),
+                                                                              pack_offset=bindparam("off"))
+        for i in range(0, len(self.moves), 500):
+            conn.execute(upd, self.moves[i : i + 500])
+        for i in range(0, len(self.dropped), 500):
+            conn.execute(objects.delete().where(objects.c.id.in_(self.dropped[i : i + 500])))
+        packs_q.delete_packs(conn, sorted(self.old))
+        for pid, size, n in self.new:
+            packs_q.insert_pack(conn, pid, size, n)
+
+    def cleanup(self, store: LayeredStore) -> None:
+        for pid in self.old:
+            store.packs.delete(pid)
+
+    def abort(self, store: LayeredStore) -> None:
+        for pid, _, _ in self.new:
+            store.packs.delete(pid)
+
+
+def rewrite_packs(store: LayeredStore, index: Index, drop: set[str]) -> PackRewrite:
+    """Write, for every pack holding an object of ``drop``, a new pack of the others, frames copied as they are.
+
+    For gc, which has made sure no kept object uses a dropped one as its base. Same write order as
+    repack: the new packs are durable before the caller's transaction (``apply``) names them.
     """
     with index.read() as conn:
-        rows = [r for r in conn.execute(select(objects).where(objects.c.pack_id.is_not(None)))]
-        old_sizes = {pid: r.size for pid, r in packs_q.pack_rows(conn).items()}
-    hit = {r.pack_id for r in rows if r.id in drop}
-    if not hit:
-        return 0, 0
-    moves: list[dict[str, Any]] = []
-    new_packs: list[tuple[str, int, int]] = []
-    dropped = [r.id for r in rows if r.id in drop]
+        rows = list(conn.execute(select(objects).where(objects.c.pack_id.is_not(None))))
+        sizes = {pid: r.size for pid, r in packs_q.pack_rows(conn).items()}
+    hit = sorted({r.pack_id for r in rows if r.id in drop})
+    rw = PackRewrite({pid: sizes.get(pid, 0) for pid in hit}, [], [], [r.id for r in rows if r.id in drop])
     try:
-        for pid in sorted(hit):
+        for pid in hit:
             keep = [r for r in rows if r.pack_id == pid and r.id not in drop]
             if not keep:
                 continue
@@ -275,23 +308,9 @@ def drop_from_packs(store: LayeredStore, index: Index, drop: set[str]) -> tuple[
             except BaseException:
                 writer.abort()
                 raise
-            new_packs.append((new_id, size, len(keep)))
-            moves += [{"oid": oid, "pack": new_id, "off": e.offset} for oid, e in placed]
+            rw.new.append((new_id, size, len(keep)))
+            rw.moves += [{"oid": oid, "pack": new_id, "off": e.offset} for oid, e in placed]
     except BaseException:
-        for new_id, _, _ in new_packs:
-            store.packs.delete(new_id)
+        rw.abort(store)
         raise
-    upd = objects.update().where(objects.c.id == bindparam("oid")).values(pack_id=bindparam("pack"),
-                                                                          pack_offset=bindparam("off"))
-    with index.begin() as conn:
-        for i in range(0, len(moves), 500):
-            conn.execute(upd, moves[i : i + 500])
-        for i in range(0, len(dropped), 500):
-            conn.execute(objects.delete().where(objects.c.id.in_(dropped[i : i + 500])))
-        packs_q.delete_packs(conn, sorted(hit))
-        for new_id, size, n in new_packs:
-            packs_q.insert_pack(conn, new_id, size, n)
-    for pid in hit:
-        store.packs.delete(pid)
-    freed = sum(old_sizes.get(pid, 0) for pid in hit) - sum(size for _, size, _ in new_packs)
-    return len(dropped), freed
+    return rw

@@ -1,15 +1,19 @@
-"""ckv fsck: check the repository and print what is damaged.
+"""ckv fsck, ckv du, ckv gc.
 
-The command only reads. Exit status: 0 when no finding is an error (warnings
+fsck only reads. Exit status: 0 when no finding is an error (warnings
 such as orphan files left by a killed writer do not fail it), 7 — the exit
 code of IntegrityError — otherwise. The findings go to stdout, one line each,
 then a summary line; ``--json`` prints ``{"findings": [...], "summary": {...}}``.
+gc prints what it removed (or, with ``--dry-run``, would remove) and what it kept.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
 
-from ...errors import IntegrityError
+from ...config import parse_age
+from ...errors import BadInputError, IntegrityError
 from .. import render
 from ..app import app
 
@@ -69,3 +73,54 @@ def du(
                       render.ratio(r.raw_bytes, r.stored_bytes))
         p("")
         p(t)
+
+
+def _age(value: Optional[str]) -> Optional[str]:
+    if value is not None:
+        try:
+            parse_age(value)
+        except BadInputError as e:
+            raise typer.BadParameter(e.reason) from None
+    return value
+
+
+@app.command()
+def gc(
+    ctx: typer.Context,
+    prune: Optional[str] = typer.Option(None, "--prune", callback=_age, metavar="AGE",
+                                        help="Remove unreachable objects older than AGE: now, never, 2w, 3d, 12h, "
+                                             "2.weeks.ago (default gc.prune_expire, two weeks)."),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print what would be removed; change nothing."),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Remove objects no branch, tag, HEAD or reflog entry reaches, once older than the grace period."""
+    repo = ctx.obj.repo()
+    try:
+        plan = repo.gc(prune=prune, dry_run=dry_run)
+        grace = prune or repo.config.prune_expire
+    finally:
+        repo.close()
+    if json_out:
+        render.emit_json({"dry_run": dry_run, **plan.to_json()})
+        return
+    p = render.out.print
+    verb = "would remove" if dry_run else "removed"
+    if dry_run:
+        for c in plan.commits:
+            p(f"{verb} commit {c}", markup=False)
+        for f in plan.files:
+            p(f"{verb} file {f}", markup=False)
+    p(f"gc{' (dry run)' if dry_run else ''}: {verb} {len(plan.objects)} objects ({len(plan.commits)} commits), "
+      f"{len(plan.files)} stray files, {len(plan.reflog)} expired reflog entries; "
+      f"{render.size(plan.bytes_freed)} {'to free' if dry_run else 'freed'}", markup=False)
+    p(f"kept {plan.reachable} reachable objects", markup=False)
+    if plan.kept_recent:
+        p(f"kept {plan.kept_recent} unreachable objects ({plan.kept_recent_commits} commits, "
+          f"{render.size(plan.kept_recent_bytes)}) younger than {grace} (--prune=now removes them)", markup=False)
+    if plan.kept_as_base:
+        p(f"kept {plan.kept_as_base} unreachable objects that kept objects use as delta bases", markup=False)
+    if plan.kept_files:
+        p(f"kept {plan.kept_files} stray files younger than {grace}", markup=False)
+    if plan.packed:
+        p(f"{len(plan.packed)} of the objects ({render.size(plan.packed_bytes)}) are cut out of the packs "
+          "holding them", markup=False)

@@ -1,10 +1,12 @@
-"""ckv tag, ckv branch."""
+"""ckv tag, ckv branch, ckv reflog."""
 from __future__ import annotations
 
 from typing import Optional
 
 import typer
 
+from ...config import parse_age
+from ...errors import BadInputError
 from .. import render
 from ..app import app
 
@@ -53,3 +55,59 @@ def branch(
         return
     info = repo.create_branch(name, start)
     render.out.print(f"Branch {info.name} at {info.target[:12]}", markup=False)
+
+
+reflog_app = typer.Typer(rich_markup_mode=None)
+app.add_typer(reflog_app, name="reflog")
+
+
+def _short(ref: str) -> str:
+    return ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
+
+
+@reflog_app.callback(invoke_without_command=True)
+def reflog(ctx: typer.Context) -> None:
+    """Show or expire reflogs: every move of a branch or tag (alone: the reflog of HEAD's branch)."""
+    if ctx.invoked_subcommand is None:
+        reflog_show(ctx, None)
+
+
+@reflog_app.command("show")
+def reflog_show(
+    ctx: typer.Context,
+    ref: Optional[str] = typer.Argument(None, help="Branch, tag or full ref name (default: HEAD's branch)."),
+) -> None:
+    """Show one ref's reflog, newest first."""
+    repo = ctx.obj.repo()
+    try:
+        entries = repo.reflog(ref)
+    finally:
+        repo.close()
+    for e in entries:
+        render.out.print(f"{(e.new or '0' * 12)[:12]} {_short(e.ref)}@{{{e.n}}}: {e.message}  "
+                         f"({render.when(e.time)})", markup=False)
+
+
+@reflog_app.command("expire")
+def reflog_expire(
+    ctx: typer.Context,
+    refs: Optional[list[str]] = typer.Argument(None, help="Branches or tags whose reflog to expire."),
+    expire: Optional[str] = typer.Option(None, "--expire", metavar="AGE",
+                                         help="Drop entries older than AGE: now, never, 90d, 2.weeks.ago "
+                                              "(default gc.reflog_expire, 90 days)."),
+    all_refs: bool = typer.Option(False, "--all", help="Expire the reflog of every ref."),
+) -> None:
+    """Drop reflog entries older than an age, so gc may remove what only they kept."""
+    if bool(refs) == all_refs:
+        raise typer.BadParameter("give REF names or --all (not both)", param_hint="REFS")
+    if expire is not None:
+        try:
+            parse_age(expire)
+        except BadInputError as e:
+            raise typer.BadParameter(e.reason, param_hint="--expire") from None
+    repo = ctx.obj.repo()
+    try:
+        n = repo.expire_reflog(expire, None if all_refs else list(refs or ()))
+    finally:
+        repo.close()
+    render.out.print(f"expired {n} reflog entries", markup=False)

@@ -295,7 +295,7 @@ class Repo:
     def du(self) -> Any:
         """Stored bytes by branch, commit and tensor group, from the index."""
         from .maintenance.du import du
-        return du(self.index)
+        return du(self.index, self.config.default_branch)
 
     # -- adapters ------------------------------------------------------------------------------
     def checkout_merged(self, ref: str, out: str | os.PathLike[str], *, base: str | None = None,

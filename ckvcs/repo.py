@@ -197,8 +197,12 @@ class Repo:
     def commit(self, src: "str | os.PathLike[str] | Mapping[str, torch.Tensor]", message: str | None = None,
                step: int | None = None, tag: str | None = None, branch: str | None = None, *,
                no_tag: bool = False, allow_empty: bool = False, metadata: dict[str, Any] | None = None,
-               progress: Progress | None = None) -> CommitResult:
-        """Commit a checkpoint directory, a single file, or a state dict (as model.safetensors)."""
+               progress: Progress | None = None, base: str | None = None) -> CommitResult:
+        """Commit a checkpoint directory, a single file, or a state dict (as model.safetensors).
+
+        ``base``: the commit a fine-tune or adapter derives from (default: where the
+        branch leaves the default branch); its tensors are delta bases too.
+        """
         from .writer import CommitRequest, CommitWriter
 
         check_text(message or "", "commit", "message")
@@ -226,13 +230,26 @@ class Repo:
                     if parent is None and branch and branch != cur:
                         parent = head_commit(conn)  # a new branch starts at HEAD, as git branch does
                     tag_name = self._tag_for(conn, name, step, tag, no_tag)
+                    base_id, metadata = self._derived_from(conn, plans, name, parent, base, metadata or {})
                 req = CommitRequest(plans=plans, parent=parent, branch=name, message=message or "",
                                     author=default_author(), time=time.time(), step=step, tag=tag_name,
-                                    source=source, metadata=metadata or {}, allow_empty=allow_empty)
+                                    source=source, metadata=metadata, allow_empty=allow_empty, base=base_id)
                 return CommitWriter(self.store, self.index, self.config, self.cache).commit(req, progress)
         finally:
             for p in plans:
                 p.close()
+
+    def _derived_from(self, conn: Any, plans: list[Any], branch: str, parent: str | None, base: str | None,
+                      metadata: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+        """(base commit, metadata with a PEFT adapter's relation to it recorded)."""
+        from .lineage import fork_point
+        from .lora import adapter_metadata
+
+        base_id = resolve(conn, base) if base else fork_point(conn, parent, branch, self.config.default_branch)
+        peft = adapter_metadata(plans, base_id)
+        if peft is not None and "peft" not in metadata:
+            metadata = {**metadata, "peft": peft}
+        return base_id, metadata
 
     def _tag_for(self, conn: Any, branch: str, step: int | None, tag: str | None, no_tag: bool) -> str | None:
         if tag:
@@ -336,7 +353,32 @@ class Repo:
     def du(self) -> Any:
         """Stored bytes by branch, commit and tensor group, from the index."""
         from .maintenance.du import du
-        return du(self.index)
+        return du(self.index, self.config.default_branch)
+
+    # -- adapters ------------------------------------------------------------------------------
+    def checkout_merged(self, ref: str, out: str | os.PathLike[str], *, base: str | None = None,
+                        force: bool = False, progress: Progress | None = None) -> Any:
+        """Write ``base`` (default: the one the adapter commit records) with the PEFT adapter ``ref`` merged."""
+        from .lora.merge import merge_adapters
+        return merge_adapters(self.reader, self.index, base, [(ref, 1.0)], Path(out), force=force,
+                              progress=progress)
+
+    def blend(self, base: str, adapters: "list[tuple[str, float]]", out: str | os.PathLike[str], *,
+              commit_to: str | None = None, message: str | None = None, force: bool = False,
+              progress: Progress | None = None) -> Any:
+        """Merge several LoRA adapters onto ``base`` with weights; optionally commit the result on a branch."""
+        from .lora.merge import BlendResult, merge_adapters
+        if commit_to is not None:
+            check_name(commit_to, "branch")
+        res = merge_adapters(self.reader, self.index, base, adapters, Path(out), force=force, progress=progress)
+        committed = None
+        if commit_to is not None:
+            if commit_to not in {b.name for b in self.branches()}:
+                self.create_branch(commit_to, res.base)
+            what = " + ".join(f"{a['weight']:g}·{a['ref']}" for a in res.adapters)
+            committed = self.commit(out, message=message or f"blend: {what} on {res.base[:12]}", branch=commit_to,
+                                    base=res.base, no_tag=True, metadata={"blend": res.provenance()})
+        return BlendResult(res, committed)
 
     def __repr__(self) -> str:
         return f"Repo({str(self.root)!r})"

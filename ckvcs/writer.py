@@ -7,8 +7,11 @@ call wrote, so bad input or a full disk leaves the repository as it was; a
 kill -9 leaves at worst unreferenced files, which fsck reports and gc removes.
 
 Each tensor is stored as a delta against the same-named tensor (same dtype
-and shape) of the parent commit when a delta codec wins on size and the
-base's chain is shorter than ``max_chain_depth``; otherwise whole.
+and shape) of the parent commit, or of the commit the branch derives from
+(``CommitRequest.base``, the fork point), whichever gives the smaller frame,
+when a delta codec wins on size and the base's chain is shorter than
+``max_chain_depth``; otherwise whole. A tensor identical to either is stored
+once (content addressing).
 """
 from __future__ import annotations
 
@@ -28,12 +31,13 @@ from .codecs import Codec, get_codec
 from .codecs.frame import KIND_COMMIT, KIND_MANIFEST
 from .config import Config
 from .errors import CkvError, ConflictError
-from .format import DTYPES
+from .format import DTYPES, DType
 from .ids import blob_id, stream_id, tensor_id
 from .index import Index
 from .index import queries as q
 from .objects import Commit, Manifest, Segment
-from .objects.tensor import encode_blob, encode_tensor, tensor_bits
+from .objects.tensor import FULL_TRIAL_BYTES, Encoded, choose_codec, encode_blob, encode_tensor, tensor_bits
+from .objects.tensor import _sample as sample
 from .odb import ObjectDB, object_row
 from .refs import HEADS, TAGS
 from .results import CommitResult
@@ -64,6 +68,31 @@ class CommitRequest:
     source: str | None
     metadata: dict[str, Any]
     allow_empty: bool = False
+    base: str | None = None              # the commit this one derives from (fork point); its tensors are bases too
+
+
+@dataclass(frozen=True)
+class _Base:
+    oid: str
+    depth: int
+    path: str
+    source: BaseSource
+
+
+class _Tensors:
+    """An earlier commit's tensors as delta bases: same path and name first, then same name; same dtype+shape."""
+
+    def __init__(self, by_key: dict[tuple[str, str], _Base], sig: dict[str, str], source: BaseSource) -> None:
+        self.by_key, self.sig, self.source = by_key, sig, source
+        self.by_name: dict[str, list[_Base]] = {}
+        for (_, name), b in by_key.items():
+            self.by_name.setdefault(name, []).append(b)
+
+    def find(self, path: str, seg: SourceSegment) -> _Base | None:
+        want = f"{seg.dtype}{json.dumps(list(seg.shape or ()))}"
+        exact = self.by_key.get((path, seg.name or ""))
+        options = ([exact] if exact else []) + self.by_name.get(seg.name or "", [])
+        return next((b for b in options if self.sig.get(b.oid) == want), None)
 
 
 class CommitWriter:
@@ -78,7 +107,7 @@ class CommitWriter:
         self._lock = threading.Lock()
         self._rows: dict[str, dict[str, Any]] = {}
         self._written: list[str] = []
-        self.bases: BaseSource | None = None
+        self._sources: list[BaseSource] = []
         self.parent_tree: dict[str, str] = {}  # path → manifest id of the parent commit
 
     # -- objects -------------------------------------------------------------------------------
@@ -110,33 +139,54 @@ class CommitWriter:
                                                  len(enc.frame)))
         return _Stored(ref, n, enc.codec, None, None)
 
-    def _store_tensor(self, seg: SourceSegment, base_ref: tuple[str, int, str] | None) -> _Stored:
+    def _store_tensor(self, seg: SourceSegment, parent: _Base | None, fork: _Base | None) -> _Stored:
         assert seg.dtype is not None and seg.shape is not None
         dtype = DTYPES[seg.dtype]
         oid = tensor_id(seg.dtype, seg.shape, seg.data)
         ref = Segment("tensor", oid, seg.length, seg.name, seg.dtype, seg.shape)
-        if base_ref is not None and base_ref[0] == oid:
+        if parent is not None and parent.oid == oid:
             return _Stored(ref, 0, "reused", None, 0)
         known = self._known(oid)
         bits = tensor_bits(seg.data, seg.dtype)
-        base = None
+        options: list[tuple[_Base, np.ndarray]] = []
         changed = None
-        if base_ref is not None:
-            assert self.bases is not None
-            base_bits = self.bases.bits(base_ref[0], base_ref[2], seg.name or "")
-            changed = int(np.count_nonzero(bits != base_bits))
-            if base_ref[1] + 1 <= self.config.max_chain_depth:
-                base = (base_ref[0], base_bits)
+        for b in (parent, fork):
+            if b is None or (b is fork and parent is not None and fork.oid == parent.oid):
+                continue
+            if b is fork and known is not None:
+                break  # stored already: only the changed count (against the parent) is still wanted
+            base_bits = b.source.bits(b.oid, b.path, seg.name or "")
+            if b is parent:
+                changed = int(np.count_nonzero(bits != base_bits))
+            if b.depth + 1 <= self.config.max_chain_depth:
+                options.append((b, base_bits))
         if self.remember and self.cache is not None:
             # the next commit from memory has no parent files to read its bases from
             self.cache.put(oid, bits, copy=True)
         if known is not None:
             return _Stored(ref, 0, "reused", None, changed)
-        enc = encode_tensor(bits, dtype, seg.shape, oid, base, self.candidates)
-        depth = base_ref[1] + 1 if enc.base_id is not None and base_ref is not None else 0
+        enc, used = self._encode(bits, dtype, seg.shape, oid, options)
+        depth = used.depth + 1 if enc.base_id is not None and used is not None else 0
         n = self._put(oid, enc.frame, object_row(oid, "tensor", enc.codec, enc.base_id, depth, seg.dtype,
                                                  seg.length, len(enc.frame)))
         return _Stored(ref, n, enc.codec, enc.base_id, changed)
+
+    def _encode(self, bits: np.ndarray, dtype: DType, shape: tuple[int, ...], oid: str,
+                options: list[tuple[_Base, np.ndarray]]) -> tuple[Encoded, _Base | None]:
+        """Encode against whichever base gives the smaller frame (judged on a sample when large)."""
+        if not options:
+            return encode_tensor(bits, dtype, shape, oid, None, self.candidates), None
+        if len(options) > 1 and bits.nbytes <= FULL_TRIAL_BYTES:
+            encs = [(encode_tensor(bits, dtype, shape, oid, (b.oid, bb), self.candidates), b) for b, bb in options]
+            return min(encs, key=lambda e: len(e[0].frame))
+        if len(options) > 1:
+            def trial(opt: tuple[_Base, np.ndarray]) -> int:
+                sb, sbase = sample(bits, opt[1])
+                codec, payload = choose_codec(sb, dtype, sbase, self.candidates)
+                return len(payload) if payload is not None else len(codec.encode(sb, dtype, sbase))
+            options = [min(options, key=trial)]
+        b, bb = options[0]
+        return encode_tensor(bits, dtype, shape, oid, (b.oid, bb), self.candidates), b
 
     def _put_meta(self, data: bytes, kind: int, kind_name: str) -> tuple[str, int]:
         """Store a manifest or commit (``data`` is its canonical JSON, already UTF-8)."""
@@ -148,25 +198,22 @@ class CommitWriter:
                                                          len(enc.frame)))
 
     # -- the commit ----------------------------------------------------------------------------
-    def _parent_tensors(self, parent: str | None) -> tuple[dict[tuple[str, str], tuple[str, int, str]],
-                                                           dict[str, str]]:
-        """(path, name) → (object id, chain depth, path) of the parent's tensors, and their dtype+shape keys."""
-        if parent is None:
-            self.bases = BaseSource(self.odb, None, {})
-            self.parent_tree = {}
-            return {}, {}
+    def _tensors_of(self, cid: str | None) -> tuple["_Tensors", dict[str, str]]:
+        """The tensors of commit ``cid`` that can be delta bases, and its tree (path → manifest id)."""
+        if cid is None:
+            return _Tensors({}, {}, BaseSource(self.odb, None, {})), {}
         with self.index.read() as conn:
-            stats = q.tensor_stat_rows(conn, parent)
+            stats = q.tensor_stat_rows(conn, cid)
             depths = {r.id: r.depth for r in q.object_rows(conn, [s.object_id for s in stats]).values()}
-            row = q.commit_row(conn, parent)
-        self.parent_tree = self.odb.read_commit(parent).tree if row is not None else {}
-        self.bases = BaseSource(self.odb, row.source if row is not None else None,
-                                {p: self.odb.read_manifest(m) for p, m in self.parent_tree.items()})
+            row = q.commit_row(conn, cid)
+        tree = self.odb.read_commit(cid).tree if row is not None else {}
+        source = BaseSource(self.odb, row.source if row is not None else None,
+                            {p: self.odb.read_manifest(m) for p, m in tree.items()})
+        self._sources.append(source)
         # a tensor whose object row is missing (a damaged index) is never used as a base
-        by_key = {(s.path, s.name): (s.object_id, depths[s.object_id], s.path) for s in stats
+        by_key = {(s.path, s.name): _Base(s.object_id, depths[s.object_id], s.path, source) for s in stats
                   if s.object_id in depths}
-        sig = {s.object_id: f"{s.dtype}{s.shape}" for s in stats}
-        return by_key, sig
+        return _Tensors(by_key, {s.object_id: f"{s.dtype}{s.shape}" for s in stats}, source), tree
 
     def commit(self, req: CommitRequest, progress: Progress | None = None) -> CommitResult:
         self.remember = req.source is None
@@ -176,8 +223,8 @@ class CommitWriter:
             self._discard()
             raise
         finally:
-            if self.bases is not None:
-                self.bases.close()
+            for source in self._sources:
+                source.close()
 
     def _discard(self) -> None:
         for oid in self._written:
@@ -187,16 +234,8 @@ class CommitWriter:
                 pass  # best effort: an unreferenced object is harmless and gc removes it
 
     def _commit(self, req: CommitRequest, progress: Progress | None) -> CommitResult:
-        parent_by_key, parent_sig = self._parent_tensors(req.parent)
-        by_name: dict[str, list[tuple[str, tuple[str, int, str]]]] = {}
-        for (path, name), v in parent_by_key.items():
-            by_name.setdefault(name, []).append((path, v))
-
-        def base_for(path: str, seg: SourceSegment) -> tuple[str, int, str] | None:
-            want = f"{seg.dtype}{json.dumps(list(seg.shape or ()))}"
-            exact = parent_by_key.get((path, seg.name or ""))
-            options = ([exact] if exact else []) + [v for _, v in by_name.get(seg.name or "", [])]
-            return next((v for v in options if parent_sig.get(v[0]) == want), None)
+        parent, self.parent_tree = self._tensors_of(req.parent)
+        fork = self._tensors_of(req.base)[0] if req.base not in (None, req.parent) else None
 
         jobs = [(plan.path, seg) for plan in req.plans for seg in plan.segments]
         total = sum(seg.length for _, seg in jobs)
@@ -205,7 +244,7 @@ class CommitWriter:
         def work(job: tuple[str, SourceSegment]) -> _Stored:
             path, seg = job
             if seg.kind == "tensor":
-                return self._store_tensor(seg, base_for(path, seg))
+                return self._store_tensor(seg, parent.find(path, seg), fork.find(path, seg) if fork else None)
             return self._store_blob(seg)
 
         results: list[_Stored] = []

@@ -57,6 +57,7 @@ def main_options(
 
 def _register() -> None:
     from .commands import checkout, commit, history, init, maintenance, refs, repack, status  # noqa: F401
+    from .commands import blend  # noqa: F401
 
 
 _register()

@@ -21,6 +21,10 @@ def commit(
     no_tag: bool = typer.Option(False, "--no-tag", help="Do not tag the commit."),
     branch: Optional[str] = typer.Option(None, "--branch", "-b",
                                          help="Commit on this branch (created from HEAD if new); HEAD stays."),
+    base: Optional[str] = typer.Option(None, "--base",
+                                       help="The commit this one derives from (a PEFT adapter's base model; its "
+                                            "tensors are delta bases). Default: where the branch leaves the "
+                                            "default branch."),
     allow_empty: bool = typer.Option(False, "--allow-empty", help="Commit even if nothing changed."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the commit id."),
 ) -> None:
@@ -28,7 +32,7 @@ def commit(
     repo = ctx.obj.repo()
     with render.progress("commit", quiet) as cb:
         res = repo.commit(path, message=message, step=step, tag=tag, branch=branch, no_tag=no_tag,
-                          allow_empty=allow_empty, progress=cb)
+                          allow_empty=allow_empty, progress=cb, base=base)
     if quiet:
         render.out.print(res.id)
         return

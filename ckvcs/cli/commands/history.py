@@ -102,8 +102,11 @@ def show(
                                     f"({render.ratio(c.raw_bytes, c.stored_bytes)})"),
                          ("Changed", render.pct(c.changed_fraction)), ("Codecs", _mix(c.codec_mix))):
         p(f"{label + ':':9} {value}", markup=False)
-    if c.metadata:
-        p(f"{'Metadata:':9} {c.metadata}", markup=False)
+    for line in _relation(c.metadata):
+        p(line, markup=False)
+    rest = {k: v for k, v in c.metadata.items() if k not in ("peft", "blend")}
+    if rest:
+        p(f"{'Metadata:':9} {rest}", markup=False)
     p("\n    " + (c.message or "(no message)").replace("\n", "\n    ") + "\n", markup=False)
     ft = Table(box=None, pad_edge=False)
     for col in ("file", "format", "size"):
@@ -137,3 +140,26 @@ def _by_layer(layers: list, json_out: bool) -> None:  # type: ignore[type-arg]
                   render.size(s.raw_bytes), render.size(s.stored_bytes),
                   render.ratio(s.raw_bytes, s.stored_bytes) if s.stored_bytes else "reused")
     render.out.print(t)
+
+
+def _relation(meta: dict) -> list[str]:  # type: ignore[type-arg]
+    """What a commit derives from, as ``show`` states it: a PEFT adapter's base, a blend's recipe."""
+    lines = []
+    peft = meta.get("peft")
+    if isinstance(peft, dict):
+        base = peft.get("base")
+        targets = peft.get("target_modules")
+        targets = ", ".join(targets) if isinstance(targets, list) else targets
+        kind = f"PEFT {peft.get('peft_type', 'LORA')} adapter (r={peft.get('r')}, alpha={peft.get('lora_alpha')}" \
+               + (", rslora" if peft.get("use_rslora") else "") + (f", targets {targets}" if targets else "") + ")"
+        lines.append(f"{'Adapter:':9} {kind}")
+        lines.append(f"{'Base:':9} " + (f"{base} (ckv checkout REF --merge -o DIR merges it into this base)"
+                                        if base else "(none recorded; give --base REF to --merge)"))
+        if peft.get("unsupported"):
+            lines.append(f"{'':9} cannot be merged by ckv: {peft['unsupported']}")
+    blend = meta.get("blend")
+    if isinstance(blend, dict):
+        parts = " + ".join(f"{a.get('weight'):g} × {a.get('ref')} ({str(a.get('commit'))[:12]})"
+                           for a in blend.get("adapters", []) if isinstance(a, dict))
+        lines.append(f"{'Blend:':9} base {blend.get('base')} + {parts}")
+    return lines

@@ -50,7 +50,7 @@ def du(
     commits: bool = typer.Option(False, "--commits", help="Also list every commit's own stored bytes."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Show stored bytes by branch, by commit and by tensor group, and the savings against raw."""
+    """Show stored bytes: each branch's own cost over its base, by commit and by tensor group, and savings."""
     from rich.table import Table
 
     report = ctx.obj.repo().du()
@@ -61,9 +61,19 @@ def du(
     saved = 1 - report.stored_bytes / report.raw_bytes if report.raw_bytes else 0.0
     p(f"{render.size(report.raw_bytes)} committed, {render.size(report.stored_bytes)} stored "
       f"({render.ratio(report.raw_bytes, report.stored_bytes)}, {100 * saved:.1f}% saved)", markup=False)
-    sections = [("branch", report.branches), ("tensor group", report.groups)]
+    bt = Table(box=None, pad_edge=False)
+    for col in ("branch", "base", "own commits", "own stored", "with history", "ratio"):
+        bt.add_column(col, justify="left" if col in ("branch", "base") else "right", no_wrap=True)
+    for b in report.branches:
+        bt.add_row(b.name, b.base[:12] if b.base else "-", str(b.own_commits), render.size(b.own_bytes),
+                   render.size(b.stored_bytes), render.ratio(b.own_raw_bytes, b.own_bytes))
+    p("")
+    p(bt)
+    p("own stored: bytes added by the branch's commits that the default branch does not reach "
+      "(its cost over its base); with history: everything reachable from the branch", markup=False)
+    sections = [("tensor group", report.groups)]
     if commits:
-        sections.insert(1, ("commit", report.commits))
+        sections.insert(0, ("commit", report.commits))
     for title, rows in sections:
         t = Table(box=None, pad_edge=False)
         for col in (title, "raw", "stored", "ratio"):

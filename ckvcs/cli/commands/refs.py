@@ -40,12 +40,18 @@ def branch(
     name: Optional[str] = typer.Argument(None, help="Branch to create (list branches when omitted)."),
     start: str = typer.Option("HEAD", "--from", help="Revision the new branch starts at."),
     delete: bool = typer.Option(False, "--delete", "-d", help="Delete the branch NAME."),
+    verbose: bool = typer.Option(False, "--verbose", "-v",
+                                 help="With the list: where each branch leaves the default branch, its commits "
+                                      "since and their stored bytes."),
 ) -> None:
     """List, create or delete branches."""
     if delete and name is None:
         raise typer.BadParameter("give the branch NAME to delete", param_hint="NAME")
     repo = ctx.obj.repo()
     if name is None:
+        if verbose:
+            _branches_verbose(repo)
+            return
         for b in repo.branches():
             render.out.print(f"{'*' if b.current else ' '} {b.name:24} {(b.target or '')[:12]}", markup=False)
         return
@@ -111,3 +117,21 @@ def reflog_expire(
     finally:
         repo.close()
     render.out.print(f"expired {n} reflog entries", markup=False)
+
+
+def _branches_verbose(repo) -> None:  # type: ignore[no-untyped-def]
+    from rich.table import Table
+
+    current = {b.name for b in repo.branches() if b.current}
+    labels: dict[str, list[str]] = {}
+    for t in repo.tags():
+        labels.setdefault(t.target, []).append(t.name)
+    t = Table(box=None, pad_edge=False)
+    for col in ("", "branch", "tip", "leaves base at", "commits since", "own stored"):
+        t.add_column(col, justify="right" if col in ("commits since", "own stored") else "left", no_wrap=True)
+    for b in repo.du().branches:
+        at = "-" if b.base is None else b.base[:12] + (f" ({', '.join(sorted(labels[b.base]))})"
+                                                       if b.base in labels else "")
+        t.add_row("*" if b.name in current else "", b.name, b.tip[:12], at, str(b.own_commits),
+                  render.size(b.own_bytes))
+    render.out.print(t)

@@ -86,6 +86,7 @@ def main() -> None:
     ap.add_argument("--window", type=int, default=10)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--reuse", action="store_true", help="reuse the run already in --workdir (skip committing)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
 
@@ -97,19 +98,24 @@ def main() -> None:
     p = activity(sd, rng, a, b)
     raw = sum(v.numel() * v.element_size() for v in sd.values())
     src = work / "run"
-    if src.exists():
-        shutil.rmtree(src)
-    t = time.perf_counter()
-    with Repo.init(src) as repo:
-        for i in range(args.commits):
-            repo.commit(sd, step=i, message=f"step {i}")
-            if i == args.commits - 1:
-                break
-            sd = step(sd, rng, p)
-        max_depth = repo.index.engine.connect().exec_driver_sql("SELECT max(depth) FROM objects").scalar()
-    commit_s = time.perf_counter() - t
-    print(f"{args.commits} commits of {raw / 1e6:.1f} MB (bf16 MiniLM, {100 * a / (a + b):.0f}% changed per "
-          f"commit): {commit_s:.0f} s, {args.commits * raw / commit_s / 1e6:.0f} MB/s")
+    if args.reuse and src.exists():
+        with Repo.open(src) as repo:
+            sd = repo.load(f"step-{args.commits - 1}")
+            max_depth = repo.index.engine.connect().exec_driver_sql("SELECT max(depth) FROM objects").scalar()
+    else:
+        if src.exists():
+            shutil.rmtree(src)
+        t = time.perf_counter()
+        with Repo.init(src) as repo:
+            for i in range(args.commits):
+                repo.commit(sd, step=i, message=f"step {i}")
+                if i == args.commits - 1:
+                    break
+                sd = step(sd, rng, p)
+            max_depth = repo.index.engine.connect().exec_driver_sql("SELECT max(depth) FROM objects").scalar()
+        commit_s = time.perf_counter() - t
+        print(f"{args.commits} commits of {raw / 1e6:.1f} MB (bf16 MiniLM, {100 * a / (a + b):.0f}% changed per "
+              f"commit): {commit_s:.0f} s, {args.commits * raw / commit_s / 1e6:.0f} MB/s")
 
     # the reference: the newest checkpoint stored once, whole
     ref_dir = work / "single"

@@ -7,7 +7,9 @@ after it — never an older one — so the newest version of every tensor is
 stored whole and the deep deltas sit on old versions, which are read least
 (git's rule). The candidate chosen is the one whose bits differ from the
 version's in the fewest elements (the size of a sparse delta follows it),
-among those whose own chain is shorter than ``depth``.
+among those whose own chain is shorter than ``depth`` — unless the depth
+limit leaves only candidates much further away than the closest one, in
+which case the version is stored whole and starts a new chain.
 
 The choice needs the similarity of nearby versions, measured once by
 decoding the lineage oldest to newest (``similarity``); ``choose_bases`` is
@@ -54,6 +56,7 @@ def lineages(conn: Connection, tensor_ids: set[str]) -> list[Lineage]:
     return [Lineage(n, d, tuple(json.loads(s)), tuple(v)) for (n, d, s), v in found.items()]
 
 
+SLACK = 1.2                               # see choose_bases
 Similarity = dict[tuple[int, int], int]   # (older, newer) version positions → elements that differ
 
 
@@ -69,20 +72,27 @@ def similarity(versions: Sequence[str], load: Callable[[str], np.ndarray], windo
     return out
 
 
-def choose_bases(n: int, sim: Similarity, window: int, depth: int) -> list[int | None]:
-    """Each version's base position (a newer version) or None (stored whole); chains stay within ``depth``."""
+def choose_bases(n: int, sim: Similarity, window: int, depth: int, slack: float = SLACK) -> list[int | None]:
+    """Each version's base position (a newer version) or None (stored whole); chains stay within ``depth``.
+
+    When the depth limit rules out the most similar candidates and the best one left differs in more
+    than ``slack`` times as many elements, the version is stored whole instead: a chain then restarts
+    from a fresh whole version, rather than growing sideways through ever more distant deltas.
+    """
     base: list[int | None] = [None] * n
     d = [0] * n
     for i in range(n - 2, -1, -1):
-        best: tuple[int, int, int] | None = None
-        for j in range(i + 1, min(n, i + 1 + window)):
-            if d[j] >= depth or (i, j) not in sim:
-                continue
-            key = (sim[(i, j)], d[j], j)
-            if best is None or key < best:
-                best = key
-        if best is not None:
-            base[i], d[i] = best[2], d[best[2]] + 1
+        cands = [j for j in range(i + 1, min(n, i + 1 + window)) if (i, j) in sim]
+        if not cands:
+            continue
+        closest = min(sim[(i, j)] for j in cands)
+        allowed = [(sim[(i, j)], d[j], j) for j in cands if d[j] < depth]
+        if not allowed:
+            continue
+        best = min(allowed)
+        if best[0] > slack * closest:
+            continue
+        base[i], d[i] = best[2], d[best[2]] + 1
     return base
 
 

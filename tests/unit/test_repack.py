@@ -277,3 +277,13 @@ def test_checkout_reads_each_object_once_and_decodes_at_most_depth_deltas(built,
         assert reads and max(reads.values()) == 1
         depth = dict(sql(fresh, "SELECT id, depth FROM objects"))
         assert max(depth[o] for o in reads) <= 2
+
+
+def test_choose_bases_restarts_a_chain_rather_than_reaching_far() -> None:
+    from ckvcs.maintenance.repack_plan import choose_bases, depths
+
+    sim = {(i, j): 10 * (j - i) for i in range(5) for j in range(i + 1, 5)}  # drift: further = more different
+    assert choose_bases(5, sim, window=4, depth=1) == [None, 2, None, 4, None]
+    sideways = choose_bases(5, sim, window=4, depth=1, slack=float("inf"))
+    assert sideways == [4, 4, 4, 4, None] and max(depths(sideways)) == 1  # every version a far delta
+    assert choose_bases(5, sim, window=4, depth=10) == [1, 2, 3, 4, None]

@@ -347,7 +347,8 @@ class Repo:
             return plan_gc(self.index, self.store, odb, now=time.time(), **ages)
         with self.lock:  # held from planning to the last file, so no commit runs in between
             plan = plan_gc(self.index, self.store, odb, now=time.time(), **ages)
-            execute_gc(plan, self.index, self.store)
+            execute_gc(plan, self.index, self.store, self.config)
+        self.cache.clear()
         return plan
 
     def du(self) -> Any:

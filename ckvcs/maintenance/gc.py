@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..config import Config
 from ..errors import IntegrityError
 from ..ids import is_id
 from ..index import Index
@@ -51,7 +52,7 @@ from ..store.layered import LayeredStore
 from ..store.pack import PACK_SUFFIX
 from ..store._atomic import storage_error
 from .reachability import Graph, walk, with_bases
-from .repack import rewrite_packs
+from .repack import repack, rewrite_packs
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class GcPlan:
     kept_files: int                       # stray files younger than the grace period
     packed: tuple[str, ...]               # those of ``objects`` inside packs (their packs are rewritten)
     packed_bytes: int
+    rebase: tuple[str, ...] = ()          # kept objects stacked on removed ones: re-encoded by a repack first
 
     @property
     def bytes_freed(self) -> int:
@@ -93,7 +95,7 @@ class GcPlan:
                 "kept_recent": self.kept_recent, "kept_recent_commits": self.kept_recent_commits,
                 "kept_recent_bytes": self.kept_recent_bytes, "kept_as_base": self.kept_as_base,
                 "kept_files": self.kept_files, "packed_unreachable": len(self.packed),
-                "packed_unreachable_bytes": self.packed_bytes,
+                "packed_unreachable_bytes": self.packed_bytes, "rebased": len(self.rebase),
                 "objects": list(self.objects), "commits": list(self.commits), "files": list(self.files)}
 
 
@@ -160,29 +162,38 @@ def plan_gc(index: Index, store: LayeredStore, odb: ObjectDB, *, now: float, pru
 
     g = walk(odb, roots, parents, trees)
     _refuse(g)
-    live = with_bases(g.objects(), base_of)
+    reached = g.objects()
+    live = with_bases(reached, base_of)
     young = {oid for oid, r in rows.items() if oid not in live and r.created_at >= prune_before}
     walk(odb, sorted(c for c in young if c in parents), parents, trees,
          manifests=sorted(m for m in young if rows[m].kind == "manifest"), into=g)
     _refuse(g)
     young |= g.objects() - live
-    kept = with_bases(live | young, base_of)
-    doomed = sorted(set(rows) - kept)
+    wanted = (reached | young) & set(rows)      # what some ref, reflog entry or young object names itself
+    kept = with_bases(wanted, base_of)
+    doomed = set(rows) - kept
+    # old, unreachable objects kept only as delta bases (after a repack, a deleted branch's newer
+    # versions can be the bases of older ones still in use): re-encode their dependants and drop them
+    only_bases = {oid for oid in kept - wanted if rows[oid].created_at < prune_before}
+    rebase = tuple(sorted(oid for oid in kept - only_bases if base_of.get(oid) in only_bases))
+    if rebase:
+        doomed |= only_bases
+    doomed_l = sorted(doomed)
+    commits = sorted(doomed & set(parents))  # a commit's rows go with its object's row
     packed = {oid for oid in doomed if rows[oid].pack_id is not None}
-    commits = sorted(set(doomed) & set(parents))  # a commit's rows go with its object's row
 
-    stray = _stat(_stray_files(store, rows, kept, pack_ids))
+    stray = _stat(_stray_files(store, rows, kept - doomed, pack_ids))
     old = [(f, n) for f, t, n in stray if t < prune_before]
     return GcPlan(
         now=now, prune_before=prune_before, reflog_before=reflog_before, reachable=len(live),
-        objects=tuple(doomed), commits=tuple(commits),
-        object_bytes=sum(rows[o].stored_size for o in doomed),
+        objects=tuple(doomed_l), commits=tuple(commits),
+        object_bytes=sum(rows[o].stored_size for o in doomed_l),
         files=tuple(f.relative_to(store.root.parent).as_posix() for f, _ in old),
         file_bytes=sum(n for _, n in old), reflog=expired,
         kept_recent=len(young & set(rows)), kept_recent_commits=len(young & set(parents)),
         kept_recent_bytes=sum(rows[o].stored_size for o in young if o in rows),
-        kept_as_base=len(kept - live - young), kept_files=len(stray) - len(old),
-        packed=tuple(sorted(packed)), packed_bytes=sum(rows[o].stored_size for o in packed))
+        kept_as_base=len(kept - live - young - doomed), kept_files=len(stray) - len(old),
+        packed=tuple(sorted(packed)), packed_bytes=sum(rows[o].stored_size for o in packed), rebase=rebase)
 
 
 def _kill_point(name: str) -> None:
@@ -191,16 +202,29 @@ def _kill_point(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def execute_gc(plan: GcPlan, index: Index, store: LayeredStore) -> None:
-    """Remove what ``plan`` names: rewritten packs, index rows in one transaction, then files. Hold the lock."""
+def execute_gc(plan: GcPlan, index: Index, store: LayeredStore, config: Config) -> None:
+    """Remove what ``plan`` names: packs rewritten, index rows in one transaction, then files. Hold the lock.
+
+    With ``plan.rebase`` a full repack (``config``'s window and depth) leaves the removed objects out,
+    re-encoding what was stacked on them; its switch transaction also deletes the plan's rows.
+    """
     if plan.empty:
+        return
+
+    def delete_rows(conn: Any) -> None:
+        q.delete_reflog_entries(conn, plan.reflog)
+        q.delete_commits(conn, plan.commits)
+        q.delete_objects(conn, plan.objects)
+
+    if plan.rebase:
+        repack(store, index, config, drop=frozenset(plan.objects), extra=delete_rows)
+        _kill_point("gc-after-rows")
+        _remove_files(plan, store, loose=[])
         return
     rw = rewrite_packs(store, index, set(plan.packed)) if plan.packed else None
     try:
         with index.begin() as conn:
-            q.delete_reflog_entries(conn, plan.reflog)
-            q.delete_commits(conn, plan.commits)
-            q.delete_objects(conn, plan.objects)
+            delete_rows(conn)
             if rw is not None:
                 rw.apply(conn)
     except BaseException:
@@ -210,8 +234,11 @@ def execute_gc(plan: GcPlan, index: Index, store: LayeredStore) -> None:
     _kill_point("gc-after-rows")
     if rw is not None:
         rw.cleanup(store)
+    _remove_files(plan, store, loose=[o for o in plan.objects if o not in set(plan.packed)])
+
+
+def _remove_files(plan: GcPlan, store: LayeredStore, loose: list[str]) -> None:
     ckv_dir = store.root.parent
-    loose = [o for o in plan.objects if o not in set(plan.packed)]
     paths = [store.path(o) for o in loose] + [ckv_dir / f for f in plan.files]
     for i, p in enumerate(paths):
         if i == len(paths) // 2:

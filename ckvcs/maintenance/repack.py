@@ -37,6 +37,7 @@ from ..format import DTYPES
 from ..index import Index
 from ..index import packs as packs_q
 from ..index.schema import objects
+from ..codecs.frame import parse_frame
 from ..objects.tensor import FULL_TRIAL_BYTES, _sample, encode_tensor
 from ..odb import ObjectDB
 from ..store.layered import LayeredStore
@@ -114,6 +115,11 @@ class _Repacker:
 
     def copy(self, oid: str) -> _Placed:
         row = self.rows[oid]
+        if row.base_id is not None and row.base_id not in self.rows:  # stacked on an object being dropped
+            fr = parse_frame(self.store.get(oid), expect_id=oid)
+            enc = encode_tensor(self.odb.load_bits(oid), fr.dtype, fr.shape, oid, None, self.candidates)
+            off, n = self.sink.add(oid, enc.frame)
+            return _Placed(oid, enc.codec, None, off, n)
         off, n = self.sink.add(oid, self.store.get(oid))
         return _Placed(oid, row.codec, row.base_id, off, n)
 
@@ -180,10 +186,11 @@ def _depths(placed: dict[str, _Placed]) -> dict[str, int]:
 
 def repack(store: LayeredStore, index: Index, config: Config, *, window: int = 10, depth: int | None = None,
            dry_run: bool = False, drop: frozenset[str] = frozenset(),
-           progress: Progress | None = None) -> RepackResult:
+           extra: Callable[[Any], None] | None = None, progress: Progress | None = None) -> RepackResult:
     """Repack every indexed object except ``drop`` into one new pack; the caller holds the writer lock.
 
-    ``drop``: objects to leave out, whose rows the switch transaction deletes (gc of packed objects).
+    ``drop`` and ``extra`` are gc's: objects to leave out (what was stacked on them is re-encoded; their
+    rows go), and more row changes to make in the same switch transaction.
     """
     depth = config.max_chain_depth if depth is None else depth
     with index.read() as conn:
@@ -221,7 +228,7 @@ def repack(store: LayeredStore, index: Index, config: Config, *, window: int = 1
                           max_depth_before=max((r.depth for r in rows.values()), default=0),
                           max_depth_after=max(new_depth.values(), default=0), rebased=rebased,
                           pack_id=pack_id, pack_size=pack_size)
-    if dry_run or pack_id is None:
+    if dry_run:
         return result
     upd = objects.update().where(objects.c.id == bindparam("oid")).values(
         codec=bindparam("codec"), base_id=bindparam("base"), depth=bindparam("depth"),
@@ -232,9 +239,13 @@ def repack(store: LayeredStore, index: Index, config: Config, *, window: int = 1
         for i in range(0, len(params), 500):
             conn.execute(upd, params[i : i + 500])
         if drop:
-            conn.execute(objects.delete().where(objects.c.id.in_(sorted(drop))))
+            gone = sorted(drop)
+            for i in range(0, len(gone), 500):
+                conn.execute(objects.delete().where(objects.c.id.in_(gone[i : i + 500])))
+        if extra is not None:
+            extra(conn)
         packs_q.delete_packs(conn, [p for p in old_packs if p != pack_id])
-        if pack_id not in old_packs:  # the same objects laid out the same way make the same pack
+        if pack_id is not None and pack_id not in old_packs:  # the same layout makes the same pack
             packs_q.insert_pack(conn, pack_id, pack_size, len(placed))
     for oid, r in rows.items():     # the index no longer names these copies
         if r.pack_id is None:

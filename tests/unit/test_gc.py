@@ -167,7 +167,7 @@ def test_a_young_unreachable_commit_keeps_its_old_history(repo: Repo) -> None:
     assert set(plan(repo, "2w").commits) == set(exp)
 
 
-def test_a_kept_objects_base_stays_when_the_bases_commit_goes(repo: Repo, tmp_path: Path) -> None:
+def test_a_kept_object_stacked_on_a_removed_one_is_re_encoded_first(repo: Repo, tmp_path: Path) -> None:
     """main commits the exact w of exp's tip: main reuses that object, a delta on e1's w, which only exp made."""
     e2 = repo.log("exp")[0].id
     w2 = sql(repo, "SELECT object_id FROM tensor_stats WHERE commit_id=? AND name='w'", e2)[0][0]
@@ -177,14 +177,17 @@ def test_a_kept_objects_base_stays_when_the_bases_commit_goes(repo: Repo, tmp_pa
     assert sql(repo, "SELECT codec FROM tensor_stats WHERE commit_id=? AND name='w'", c3)[0][0] == "reused"
     before = checkouts(repo, tmp_path / "before")
     drop_exp(repo)
+    dry = repo.gc(prune="now", dry_run=True)
+    assert dry.rebase == (w2,) and w2_base in dry.objects and w2_base in ids(repo)   # a plan changes nothing
     p = repo.gc(prune="now")
-    assert len(p.commits) == 2 and e2 in p.commits  # exp's commits go; the objects main uses stay
-    assert w2 not in p.objects and w2_base not in p.objects and {w2, w2_base} <= ids(repo)
-    assert repo.fsck().ok
+    assert len(p.commits) == 2 and e2 in p.commits  # exp's commits go, and so does e1's w, once w2 no longer needs it
+    assert w2 not in p.objects and w2_base in p.objects and w2 in ids(repo) and w2_base not in ids(repo)
+    assert sql(repo, "SELECT base_id FROM objects WHERE id=?", w2)[0][0] != w2_base
+    assert repo.fsck().findings == ()
     assert checkouts(repo, tmp_path / "after") == before
 
 
-def test_packed_garbage_is_cut_out_of_its_pack_and_kept_objects_keep_their_bases(repo: Repo, tmp_path: Path) -> None:
+def test_packed_garbage_goes_and_what_was_stacked_on_it_is_re_encoded(repo: Repo, tmp_path: Path) -> None:
     before = checkouts(repo, tmp_path / "before")
     repo.repack(depth=3)
     assert files(repo) == set()
@@ -192,11 +195,11 @@ def test_packed_garbage_is_cut_out_of_its_pack_and_kept_objects_keep_their_bases
     drop_exp(repo)
     p = plan(repo)
     doomed = set(p.objects)
-    # repack may have made exp's newer versions the bases of main's: those stay, the rest goes
-    assert doomed and doomed <= only and set(p.packed) == doomed and p.packed_bytes > 0
-    for oid in ids(repo) - doomed:   # nothing kept is stacked on what goes
+    # repack made exp's newer versions the bases of main's: main's are re-encoded, all of exp's go
+    assert doomed == only and set(p.packed) == doomed and p.packed_bytes > 0 and p.rebase
+    for oid in ids(repo) - doomed:   # what is kept but stacked on what goes is re-encoded first
         (base,) = sql(repo, "SELECT base_id FROM objects WHERE id=?", oid)[0]
-        assert base not in doomed
+        assert (base in doomed) == (oid in p.rebase)
     (old_pack,) = [f.name for f in (repo.dir / "packs").iterdir()]
     done = repo.gc(prune="now")
     assert set(done.objects) == doomed and ids(repo).isdisjoint(doomed)

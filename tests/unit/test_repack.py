@@ -287,3 +287,37 @@ def test_choose_bases_restarts_a_chain_rather_than_reaching_far() -> None:
     sideways = choose_bases(5, sim, window=4, depth=1, slack=float("inf"))
     assert sideways == [4, 4, 4, 4, None] and max(depths(sideways)) == 1  # every version a far delta
     assert choose_bases(5, sim, window=4, depth=10) == [1, 2, 3, 4, None]
+
+
+GC_REBASE = r"""
+import sys, ckvcs
+with ckvcs.Repo.open(sys.argv[1]) as repo:
+    repo.gc(prune="now")
+"""
+
+
+def test_kill_minus_9_during_a_gc_that_re_encodes_loses_nothing(tmp_path: Path) -> None:
+    """After repack, main's old versions are stacked on exp's newer ones; gc of exp re-encodes them first."""
+    import shutil
+
+    repo, ids = build(tmp_path / "repo")
+    repo.repack()
+    repo.delete_branch("exp")
+    repo.delete_tag("exp/step-40")
+    main = {c: v for c, v in snapshot(repo).items() if c != ids[4]}
+    assert repo.gc(prune="now", dry_run=True).rebase
+    repo.close()
+    rnd = random.Random(5)
+    for i in range(5):
+        work = tmp_path / f"copy{i}"
+        shutil.copytree(tmp_path / "repo", work)
+        p = subprocess.Popen([sys.executable, "-c", GC_REBASE, str(work)])
+        time.sleep(rnd.uniform(0.8, 2.5))
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        with Repo.open(work) as r:
+            report = r.fsck()
+            assert report.ok, [f.message for f in report.findings]
+            assert {c: v for c, v in snapshot(r).items() if c in main} == main
+            r.gc(prune="now")
+            assert r.fsck().findings == () and set(snapshot(r)) == set(main)

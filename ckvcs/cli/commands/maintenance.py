@@ -131,6 +131,9 @@ def gc(
         p(f"kept {plan.kept_as_base} unreachable objects that kept objects use as delta bases", markup=False)
     if plan.kept_files:
         p(f"kept {plan.kept_files} stray files younger than {grace}", markup=False)
+    if plan.rebase:
+        p(f"{len(plan.rebase)} kept objects were stacked on removed ones: a repack re-encodes them "
+          f"{'first' if dry_run else '(done)'}", markup=False)
     if plan.packed:
         p(f"{len(plan.packed)} of the objects ({render.size(plan.packed_bytes)}) are cut out of the packs "
           "holding them", markup=False)

@@ -22,6 +22,16 @@ def storage_error(path: Path | str, err: OSError) -> StorageError:
     return StorageError(str(path), err.strerror or str(err))
 
 
+def remove(path: Path) -> None:
+    """Delete a file; one that is already gone is not an error."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        raise storage_error(path, e) from e
+
+
 _libc = None
 
 

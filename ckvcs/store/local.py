@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import CorruptObjectError, MissingObjectError
 from ..ids import is_id
-from ._atomic import fsync_dir, storage_error, syncfs, write_atomic
+from ._atomic import fsync_dir, remove, storage_error, syncfs, write_atomic
 from .base import ObjectStore
 
 
@@ -88,12 +88,7 @@ class LocalStore(ObjectStore):
             raise MissingObjectError(oid) from None
 
     def delete(self, oid: str) -> None:
-        try:
-            os.unlink(self.path(oid))
-        except FileNotFoundError:
-            pass
-        except OSError as e:
-            raise storage_error(self.path(oid), e) from e
+        remove(self.path(oid))
 
     def list(self) -> Iterator[str]:
         if not self.root.is_dir():

@@ -25,7 +25,7 @@ import xxhash
 
 from ..errors import CorruptObjectError, MissingObjectError
 from ..ids import is_id
-from ._atomic import fsync_dir, storage_error
+from ._atomic import fsync_dir, remove, storage_error
 
 PACK_MAGIC = b"CKVPACK\x00"
 PACK_END = b"CKVPEND\x00"
@@ -205,12 +205,7 @@ class PackSet:
 
     def delete(self, pack_id: str) -> None:
         self.forget(pack_id)
-        try:
-            os.unlink(self.path(pack_id))
-        except FileNotFoundError:
-            pass
-        except OSError as e:
-            raise storage_error(self.path(pack_id), e) from e
+        remove(self.path(pack_id))
 
     def forget(self, pack_id: str) -> None:
         with self._lock:

@@ -21,17 +21,9 @@ from ckvcs.config import Config, load_config, parse_age
 from ckvcs.errors import BadInputError, IntegrityError, RefError, StorageError
 from ckvcs.maintenance.gc import GcPlan, plan_gc
 from ckvcs.odb import ObjectDB
+from test_fsck import sql  # the same raw-SQL helper the fsck damage tests use
 
 DAY = 86400.0
-
-
-def sql(repo: Repo, query: str, *args: object) -> list[tuple]:
-    con = sqlite3.connect(repo.dir / "index.db")
-    try:
-        with con:
-            return list(con.execute(query, args))
-    finally:
-        con.close()
 
 
 def ids(repo: Repo) -> set[str]:

@@ -263,3 +263,14 @@ def np_rc_decode_values(base: np.ndarray, mask: np.ndarray, buf: np.ndarray, raw
     for i in np.flatnonzero(mask).tolist():
         res[i] = model.decode(dec, int(base[i]))
     return res, (0 if dec.done() and model.raw_done() else ERR_TRUNCATED)
+
+
+def np_lowrank_predict(base: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Twin of :func:`lowrank_predict`: the same float32 products and sums in the same order,
+    one rank term at a time over the whole matrix (numpy element-wise arithmetic, no matmul)."""
+    m, r = u.shape
+    n = v.shape[1]
+    acc = np.zeros((m, n), np.float32)
+    for k in range(r):
+        acc = acc + u[:, k : k + 1].astype(np.float32) * v[k : k + 1, :].astype(np.float32)
+    return (base + acc.reshape(-1).astype(base.dtype)).astype(base.dtype)

@@ -529,5 +529,40 @@ def lowrank_predict(base: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarra
     return out
 
 
+@numba.njit(cache=True, nogil=True, fastmath=False)
+def orthonormal_rows(a: np.ndarray, tol: float) -> np.ndarray:
+    """An orthonormal basis (as rows, in order) of the span of ``a``'s rows (float64, l×n).
+
+    Modified Gram-Schmidt, two passes; a row whose remainder is at most ``tol`` times its own norm
+    (or zero) adds nothing. The ``lowrank`` encoder's factoring runs on this and on einsum rather
+    than LAPACK: OpenBLAS threads stall for seconds on a busy machine, even on 40×40 problems.
+    """
+    l, n = a.shape
+    q = np.empty((l, n), np.float64)
+    v = np.empty(n, np.float64)
+    k = 0
+    for i in range(l):
+        n0 = 0.0
+        for t in range(n):
+            v[t] = a[i, t]
+            n0 += v[t] * v[t]
+        for _ in range(2):
+            for j in range(k):
+                dot = 0.0
+                for t in range(n):
+                    dot += q[j, t] * v[t]
+                for t in range(n):
+                    v[t] -= dot * q[j, t]
+        nv = 0.0
+        for t in range(n):
+            nv += v[t] * v[t]
+        if nv > 0.0 and nv > tol * tol * n0:
+            norm = np.sqrt(nv)
+            for t in range(n):
+                q[k, t] = v[t] / norm
+            k += 1
+    return q[:k].copy()
+
+
 # The reference twins live in _kernels_ref (imported last: it reads the constants above).
 from ._kernels_ref import *  # noqa: E402,F401,F403

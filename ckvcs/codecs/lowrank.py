@@ -46,8 +46,9 @@ VERSION = 1
 MAX_RANK = 1024
 RANKS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)   # tried in this order until the size stops shrinking
 PREDICTED = ("F16", "BF16", "F32", "F64")              # dtypes with a prediction; others use rank 0
-CHECK_ROWS = 64       # explains(): rows fitted, and as many other rows checked
+CHECK_ROWS = 32       # explains(): rows fitted, and as many other rows checked
 EXPLAINS = 0.5        # explains(): the predicted fraction of mismatching elements must be below this
+ITERATIONS = 6        # factor(): subspace iterations
 BIG = 1e30           # differences above this (or not finite) are left to the residual: factors are float32
 _HEAD = struct.Struct("<BBHQQ")
 _LEN = struct.Struct("<Q")
@@ -105,26 +106,27 @@ def difference(data: np.ndarray, base: np.ndarray, dtype: DType, shape: tuple[in
 
 
 def factor(d: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The top-``k`` singular triplets of ``d``: (U·S, m×k; V, k×n), float64.
+    """Factors of ``d``'s dominant rank-<=``k`` part: (U, m×k'; V, k'×n), float64, ``d ≈ U @ V``.
 
-    Exact SVD for small matrices; a randomized range finder (two power iterations) for big ones.
-    Only the encoder runs this; the factors are stored, so BLAS and its rounding are fine here.
+    Orthogonal (subspace) iteration on ``dᵀd`` from a seeded random start: ``V``'s rows are an
+    orthonormal basis of the top right singular subspace, in roughly descending singular value
+    (the order ``U``'s column norms then fix), so any prefix is a good smaller rank. Only the
+    encoder runs this (the factors are stored), and it uses einsum and ``orthonormal_rows``, not
+    BLAS/LAPACK, whose threads stall for seconds on a busy machine.
     """
+    from ._kernels import orthonormal_rows
+
     m, n = d.shape
-    if min(m, n) <= 4 * k + 64:
-        u, s, vt = np.linalg.svd(d, full_matrices=False)
-        us, vt = u[:, :k] * s[:k], vt[:k]
-    else:
-        g = np.random.default_rng(seed).standard_normal((n, k + 10))
-        q, _ = np.linalg.qr(d @ g)
-        for _ in range(2):
-            q, _ = np.linalg.qr(d.T @ q)
-            q, _ = np.linalg.qr(d @ q)
-        ub, s, vt = np.linalg.svd(q.T @ d, full_matrices=False)
-        us, vt = (q @ ub[:, :k]) * s[:k], vt[:k]
-    # one sign per triplet (the largest entry of each V row positive), whatever LAPACK returned
-    flip = np.where(vt[np.arange(vt.shape[0]), np.argmax(np.abs(vt), axis=1)] < 0, -1.0, 1.0)
-    return us * flip, vt * flip[:, None]
+    q = np.random.default_rng(seed).standard_normal((min(k + 8, m, n), n))
+    for _ in range(ITERATIONS):
+        q = orthonormal_rows(np.einsum("ik,kj->ij", np.einsum("ij,kj->ik", q, d), d), 1e-10)
+    v = q[:k]
+    u = np.einsum("ij,kj->ik", d, v)
+    order = np.argsort(-np.einsum("ij,ij->j", u, u), kind="stable")
+    u, v = u[:, order], v[order]
+    # one sign per pair (the largest entry of each V row positive), for a reproducible payload
+    flip = np.where(v[np.arange(v.shape[0]), np.argmax(np.abs(v), axis=1)] < 0, -1.0, 1.0)
+    return u * flip, v * flip[:, None]
 
 
 def as_matrix(shape: tuple[int, ...] | None, count: int) -> tuple[int, int]:
@@ -152,8 +154,11 @@ class LowRankCodec(ZstdCodec):
 
     def explains(self, data: np.ndarray, dtype: DType, base: np.ndarray, shape: tuple[int, ...]) -> bool:
         """Whether a low-rank prediction is likely to match the target on most elements, judged
-        cheaply: factor ``CHECK_ROWS`` sampled rows of the difference, project as many other
-        sampled rows on their top ``max_rank`` right singular vectors, count the mismatches."""
+        cheaply: project ``CHECK_ROWS`` sampled rows of the difference on the span of up to
+        ``max_rank`` (and at most n/4) other sampled rows, and count the mismatches. A full-rank
+        update leaves most of each row outside that span; a rank-r one (r <= the rows) nothing."""
+        from ._kernels import orthonormal_rows
+
         if not self.predictable(dtype, shape) or self.max_rank == 0 or shape[0] < 2:
             return False
         m, n = int(shape[0]), int(shape[1])
@@ -161,25 +166,22 @@ class LowRankCodec(ZstdCodec):
         t = np.ascontiguousarray(data).reshape(m, n)[rows]
         b = np.ascontiguousarray(base).reshape(m, n)[rows]
         d = difference(t, b, dtype, t.shape)
-        fit, check = d[0::2], d[1::2]
-        k = min(self.max_rank, fit.shape[0], n)
-        # top right singular vectors through the small Gram matrix: an SVD of fit costs ten times more
-        lam, q = np.linalg.eigh(fit @ fit.T)
-        keep = np.argsort(lam)[::-1][:k]
-        keep = keep[lam[keep] > 1e-24 * max(float(lam.max()), 1e-300)]
-        vt = (q[:, keep].T @ fit) / np.sqrt(lam[keep])[:, None]
+        even, check = d[0::2], d[1::2]
+        fit = even[np.unique(np.linspace(0, len(even) - 1, max(1, min(self.max_rank, n // 4))).astype(np.int64))]
+        vt = orthonormal_rows(fit, 1e-10)
         wide = widen(b[1::2], dtype)
+        approx = np.einsum("ik,kj->ij", np.einsum("ij,kj->ik", check, vt), vt)
         with np.errstate(over="ignore", invalid="ignore"):
-            pred = narrow(wide + ((check @ vt.T) @ vt).astype(wide.dtype), dtype)
-        # rank k only: a smaller rank projects on a subspace of this one and fits no better
+            pred = narrow(wide + approx.astype(wide.dtype), dtype)
         return bool(np.count_nonzero(pred != t[1::2]) < EXPLAINS * pred.size)
 
     # -------------------------------------------------------------- encode
 
     def encode(self, data: np.ndarray, dtype: DType, base: np.ndarray | None = None, *,
                shape: tuple[int, ...] | None = None, ranks: tuple[int, ...] | None = None) -> bytes:
-        """Try ranks in order (``ranks``, else ``RANKS`` up to ``max_rank``) until the payload stops
-        shrinking; keep the smallest. Rank 0 where nothing is predicted."""
+        """Try ranks in increasing order (``ranks``, else ``RANKS`` up to ``max_rank``, and the rank of
+        the difference if lower) until two in a row do not shrink the payload; keep the smallest.
+        Rank 0 where nothing is predicted."""
         if base is None or base.size != data.size:
             raise ValueError("lowrank needs a base of the same length")
         data, base = np.ascontiguousarray(data).reshape(-1), np.ascontiguousarray(base).reshape(-1)
@@ -191,15 +193,20 @@ class LowRankCodec(ZstdCodec):
         if not tried:
             return self._payload(0, m, n, data, dtype, base, None, None)
         us, vt = factor(difference(data, base, dtype, (m, n)), max(tried))
+        got = vt.shape[0]  # fewer than asked when the difference has lower rank
         best: bytes | None = None
-        for r in tried:
+        worse = 0
+        for r in sorted({r for r in tried if r <= got} | ({got} if 0 < got < max(tried) else set())):
             u, v = us[:, :r].astype(np.float32), vt[:r].astype(np.float32)
             if not (np.isfinite(u).all() and np.isfinite(v).all()):
                 break
             payload = self._payload(r, m, n, data, dtype, base, u, v)
-            if best is not None and len(payload) >= len(best):
-                break
-            best = payload
+            if best is None or len(payload) < len(best):
+                best, worse = payload, 0
+            else:
+                worse += 1  # a rank below the update's explains little: allow one miss
+                if worse == 2:
+                    break
         return best if best is not None else self._payload(0, m, n, data, dtype, base, None, None)
 
     def _payload(self, r: int, m: int, n: int, data: np.ndarray, dtype: DType, base: np.ndarray,

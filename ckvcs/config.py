@@ -42,7 +42,7 @@ class Config:
     default_branch: str = "main"
     zstd_level: int = 0            # 0: ckv's weight-plane profile (codecs/_streams.py); 1-22: a zstd level
     max_chain_depth: int = 20
-    candidates: tuple[str, ...] = ("raw", "xor", "odelta", "tpde")
+    candidates: tuple[str, ...] = ("raw", "xor", "odelta", "tpde", "lowrank")
     workers: int = 2
     cache_mb: int = 512            # decoded tensors kept per process (cache.py); 0 disables
     prune_expire: str = "2.weeks.ago"   # gc keeps unreachable objects younger than this (git gc.pruneExpire)

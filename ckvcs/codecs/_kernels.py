@@ -500,5 +500,69 @@ def rc_decode_values(base: np.ndarray, mask: np.ndarray, buf: np.ndarray, raw: n
     return res, (0 if o == buf.size and _raw_done(raw, r, nacc) else ERR_TRUNCATED)
 
 
+# ---------------------------------------------------------------- lowrank prediction
+
+
+@numba.njit(cache=True, nogil=True, fastmath=False)
+def lowrank_predict(base: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``base + u @ v`` element by element, in a fixed order: the ``lowrank`` codec's prediction.
+
+    ``base`` is the widened base (float32, or float64 for F64), 1-D of m*n; ``u`` (m, r) and
+    ``v`` (r, n) are float32. For element (i, j): ``acc = +0.0``, then for k = 0..r-1
+    ``acc = acc + u[i, k] * v[k, j]`` (a float32 product, then a float32 sum: fastmath off, so
+    no fused multiply-add and no reassociation), then ``base[i*n + j] + acc`` in base's type.
+    No BLAS: its summation order depends on the CPU and the thread count, and encoder and
+    decoder must compute the same bits on any machine.
+    """
+    m, r = u.shape
+    n = v.shape[1]
+    out = np.empty(base.size, base.dtype)
+    row = np.empty(n, np.float32)
+    for i in range(m):
+        row[:] = np.float32(0.0)
+        for k in range(r):
+            f = u[i, k]
+            for j in range(n):
+                row[j] = row[j] + f * v[k, j]
+        for j in range(n):
+            out[i * n + j] = base[i * n + j] + row[j]
+    return out
+
+
+@numba.njit(cache=True, nogil=True, fastmath=False)
+def orthonormal_rows(a: np.ndarray, tol: float) -> np.ndarray:
+    """An orthonormal basis (as rows, in order) of the span of ``a``'s rows (float64, l×n).
+
+    Modified Gram-Schmidt, two passes; a row whose remainder is at most ``tol`` times its own norm
+    (or zero) adds nothing. The ``lowrank`` encoder's factoring runs on this and on einsum rather
+    than LAPACK: OpenBLAS threads stall for seconds on a busy machine, even on 40×40 problems.
+    """
+    l, n = a.shape
+    q = np.empty((l, n), np.float64)
+    v = np.empty(n, np.float64)
+    k = 0
+    for i in range(l):
+        n0 = 0.0
+        for t in range(n):
+            v[t] = a[i, t]
+            n0 += v[t] * v[t]
+        for _ in range(2):
+            for j in range(k):
+                dot = 0.0
+                for t in range(n):
+                    dot += q[j, t] * v[t]
+                for t in range(n):
+                    v[t] -= dot * q[j, t]
+        nv = 0.0
+        for t in range(n):
+            nv += v[t] * v[t]
+        if nv > 0.0 and nv > tol * tol * n0:
+            norm = np.sqrt(nv)
+            for t in range(n):
+                q[k, t] = v[t] / norm
+            k += 1
+    return q[:k].copy()
+
+
 # The reference twins live in _kernels_ref (imported last: it reads the constants above).
 from ._kernels_ref import *  # noqa: E402,F401,F403

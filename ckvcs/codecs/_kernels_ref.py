@@ -263,3 +263,37 @@ def np_rc_decode_values(base: np.ndarray, mask: np.ndarray, buf: np.ndarray, raw
     for i in np.flatnonzero(mask).tolist():
         res[i] = model.decode(dec, int(base[i]))
     return res, (0 if dec.done() and model.raw_done() else ERR_TRUNCATED)
+
+
+def np_lowrank_predict(base: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Twin of :func:`lowrank_predict`: the same float32 products and sums in the same order,
+    one rank term at a time over the whole matrix (numpy element-wise arithmetic, no matmul)."""
+    m, r = u.shape
+    n = v.shape[1]
+    acc = np.zeros((m, n), np.float32)
+    for k in range(r):
+        acc = acc + u[:, k : k + 1].astype(np.float32) * v[k : k + 1, :].astype(np.float32)
+    return (base + acc.reshape(-1).astype(base.dtype)).astype(base.dtype)
+
+
+def np_orthonormal_rows(a: np.ndarray, tol: float) -> np.ndarray:
+    """Twin of :func:`orthonormal_rows`: the same Gram-Schmidt on Python floats, in the same order."""
+    rows: list[list[float]] = []
+    for r in np.asarray(a, np.float64).tolist():
+        v = list(r)
+        n0 = 0.0
+        for x in v:
+            n0 += x * x
+        for _ in range(2):
+            for q in rows:
+                dot = 0.0
+                for qt, vt in zip(q, v):
+                    dot += qt * vt
+                v = [vt - dot * qt for qt, vt in zip(q, v)]
+        nv = 0.0
+        for x in v:
+            nv += x * x
+        if nv > 0.0 and nv > tol * tol * n0:
+            norm = float(np.sqrt(nv))
+            rows.append([x / norm for x in v])
+    return np.array(rows, np.float64).reshape(len(rows), np.shape(a)[1])

@@ -30,6 +30,8 @@ class Codec(ABC):
     # stores only the elements that differ from the base: for a delta where few changed, the
     # commit path tries no dense candidate (objects/tensor.py, SPARSE_MAX)
     sparse: ClassVar[bool] = False
+    # ``encode`` takes the tensor's shape as a keyword ``shape=`` (lowrank); others never get it
+    needs_shape: ClassVar[bool] = False
 
     @abstractmethod
     def encode(self, data: np.ndarray, dtype: DType, base: np.ndarray | None = None) -> bytes:

@@ -6,8 +6,16 @@ is small — and the smallest wins; only the winner encodes the full tensor.
 When at most ``SPARSE_MAX`` of the sample changed and a sparse codec (tpde) is
 a candidate, only the sparse codecs are tried: on the make_corpus bf16 series
 (~19% changed) the dense trials took a third of the commit time and lost.
-New codecs join by being named in the candidate list; this module does not
-change.
+New codecs join by being named in the candidate list.
+
+A codec that needs the tensor's shape (``needs_shape``: ``lowrank``) cannot be
+judged on a sample of elements: it factors the whole matrix. It is tried only
+for a dense delta (the sparse rule did not apply) of a 2-D float tensor with
+both sides >= ``LOWRANK_MIN_SIDE``, and only when ``lowrank.explains`` finds,
+on a few sampled rows, that a low-rank prediction matches the target on most
+elements; then it encodes the whole tensor and is kept if smaller than the
+sample winner's whole encoding. Full-rank updates (a training step) fail the
+row check for the price of a small SVD, so they cost about what they did.
 """
 from __future__ import annotations
 
@@ -27,6 +35,7 @@ FULL_TRIAL_BYTES = 1 << 20     # below this, every candidate encodes the whole t
 SAMPLE_CHUNKS = 16
 SAMPLE_CHUNK_ELEMS = 8192
 SPARSE_MAX = 0.5               # changed fraction at or below which dense candidates are not tried
+LOWRANK_MIN_SIDE = 16          # a shape-needing codec is tried on matrices at least this big each way
 
 
 @dataclass(frozen=True)
@@ -47,10 +56,18 @@ def _sparse(bits: np.ndarray, base: np.ndarray) -> bool:
     return bits.size > 0 and int(np.count_nonzero(bits != base)) <= SPARSE_MAX * bits.size
 
 
+def encode_with(codec: Codec, bits: np.ndarray, dtype: DType, base: np.ndarray | None,
+                shape: tuple[int, ...] | None) -> bytes:
+    """``codec.encode`` with the base if it uses one and the shape if it needs one."""
+    extra = {"shape": shape} if codec.needs_shape else {}
+    return codec.encode(bits, dtype, base if codec.uses_base else None, **extra)
+
+
 def choose_codec(bits: np.ndarray, dtype: DType, base: np.ndarray | None,
-                 candidates: Sequence[Codec]) -> tuple[Codec, bytes | None]:
-    """The candidate with the smallest encoding (only the sparse ones for a sparse delta); its full
-    payload if it was computed."""
+                 candidates: Sequence[Codec], shape: tuple[int, ...] | None = None
+                 ) -> tuple[Codec, bytes | None]:
+    """The candidate with the smallest encoding (only the sparse ones for a sparse delta; a
+    shape-needing one under the rule above); its full payload if it was computed."""
     usable = [c for c in candidates if base is not None or not c.uses_base]
     if not usable:  # only delta codecs configured and no base: a tensor must still be storable
         usable = [get_codec("raw")]
@@ -62,21 +79,39 @@ def choose_codec(bits: np.ndarray, dtype: DType, base: np.ndarray | None,
         usable = [c for c in usable if c.sparse]
         if len(usable) == 1:
             return usable[0], None
+    shaped = [c for c in usable if c.needs_shape]
+    usable = [c for c in usable if not c.needs_shape] or usable
     best: tuple[int, Codec, bytes] | None = None
     for c in usable:
-        payload = c.encode(sb, dtype, sbase if c.uses_base else None)
+        payload = encode_with(c, sb, dtype, sbase, None if sb is not bits else shape)
         if best is None or len(payload) < best[0]:
             best = (len(payload), c, payload)
     assert best is not None
-    return best[1], (best[2] if full else None)
+    tries = [c for c in shaped if c is not best[1] and _lowrank_worth_trying(c, bits, dtype, base, shape)]
+    if not tries:
+        return best[1], (best[2] if full else None)
+    winner = (best[1], best[2] if full else encode_with(best[1], bits, dtype, base, shape))
+    for c in tries:
+        payload = c.encode(bits, dtype, base, shape=shape)
+        if len(payload) < len(winner[1]):
+            winner = (c, payload)
+    return winner
+
+
+def _lowrank_worth_trying(c: Codec, bits: np.ndarray, dtype: DType, base: np.ndarray | None,
+                          shape: tuple[int, ...] | None) -> bool:
+    if base is None or shape is None or len(shape) != 2 or min(shape) < LOWRANK_MIN_SIDE:
+        return False
+    explains = getattr(c, "explains", None)
+    return explains is not None and bool(explains(bits, dtype, base, shape))
 
 
 def encode_tensor(bits: np.ndarray, dtype: DType, shape: tuple[int, ...], oid: str,
                   base: tuple[str, np.ndarray] | None, candidates: Sequence[Codec]) -> Encoded:
     base_bits = base[1] if base is not None else None
-    codec, payload = choose_codec(bits, dtype, base_bits, candidates)
+    codec, payload = choose_codec(bits, dtype, base_bits, candidates, shape)
     if payload is None:
-        payload = codec.encode(bits, dtype, base_bits if codec.uses_base else None)
+        payload = encode_with(codec, bits, dtype, base_bits, shape)
     base_id = base[0] if (base is not None and codec.uses_base) else None
     frame = encode_frame(kind=KIND_TENSOR, codec_code=codec.frame_code, dtype=dtype, object_id=oid,
                          base_id=base_id, decoded_len=bits.nbytes, shape=shape, payload=payload)

@@ -39,7 +39,7 @@ def test_fixture_set_is_complete_and_small() -> None:
     assert on_disk == {c["file"] for c in CASES.values()} | {"golden.json"}
     assert sum((GOLDEN / n).stat().st_size for n in on_disk) < 20_000
     codecs = {c["codec"]["id"] for c in CASES.values()}
-    assert {"raw", "xor"} <= codecs
+    assert {"raw", "xor", "lowrank"} <= codecs
     assert {"blob", "tensor"} == {c["kind"] for c in CASES.values()}
 
 

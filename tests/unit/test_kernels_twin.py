@@ -18,7 +18,7 @@ from ckvcs.codecs.tpde import KMAX_LIMIT
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 WIDTHS = {8: np.uint8, 16: np.uint16, 32: np.uint32, 64: np.uint64}
 KERNELS = ["elias_encode", "elias_decode", "rc_encode_mask", "rc_decode_mask", "rc_encode_values",
-           "rc_decode_values"]
+           "rc_decode_values", "lowrank_predict", "orthonormal_rows"]
 
 
 class _AsTheCodecCalls:
@@ -51,7 +51,7 @@ K = _AsTheCodecCalls()
 def test_every_kernel_has_a_twin() -> None:
     for name in KERNELS:
         assert callable(getattr(_K, f"np_{name}"))
-    public = [n for n in dir(_K) if n.startswith(("rc_", "elias_"))]
+    public = [n for n in dir(_K) if n.startswith(("rc_", "elias_", "lowrank_", "orthonormal_"))]
     assert sorted(public) == sorted(KERNELS)
 
 
@@ -219,3 +219,53 @@ def test_range_coder_carry_chains() -> None:
     same(buf, K.np_rc_encode_mask(data, base, w))
     mask, err = K.rc_decode_mask(buf, base, w, int(np.count_nonzero(data)))
     assert err == 0 and np.array_equal(mask, data.astype(np.uint8))
+
+
+# -- lowrank: the prediction both encoder and decoder compute, and the encoder's Gram-Schmidt -------
+
+@st.composite
+def predictions(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(widened base, u, v): random, tiny and huge values; NaN, Inf, -0.0 and subnormals sprinkled in."""
+    m, n, r = draw(st.integers(1, 12)), draw(st.integers(1, 12)), draw(st.integers(0, 6))
+    wide = draw(st.sampled_from([np.float32, np.float64]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    scale = draw(st.sampled_from([1e-3, 1.0, 1e20, 1e-40]))
+    with np.errstate(all="ignore"):
+        base = (rng.standard_normal(m * n) * scale).astype(wide)
+        u = (rng.standard_normal((m, r)) * scale).astype(np.float32)
+        v = (rng.standard_normal((r, n)) * scale).astype(np.float32)
+    specials = np.array([np.nan, np.inf, -np.inf, -0.0, 1e-45, 3.4e38], np.float32)
+    if draw(st.booleans()):
+        for a in (base, u.reshape(-1), v.reshape(-1)):
+            if a.size:
+                a[rng.integers(0, a.size, 2)] = rng.choice(specials, 2).astype(a.dtype)
+    return base, u, v
+
+
+@FAST
+@given(predictions())
+def test_lowrank_predict(case: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    base, u, v = case
+    with np.errstate(all="ignore"):
+        same(K.lowrank_predict(base, u, v), _K.np_lowrank_predict(base, u, v))
+
+
+def test_lowrank_predict_order_is_fixed() -> None:
+    """Summation order matters in float32: (1e8 + 1) - 1e8 is 0, 1e8 + (1 - 1e8) is 1."""
+    u = np.array([[1e8, 1.0, -1e8]], np.float32)
+    v = np.ones((3, 1), np.float32)
+    base = np.zeros(1, np.float32)
+    assert K.lowrank_predict(base, u, v)[0] == _K.np_lowrank_predict(base, u, v)[0] == np.float32(0.0)
+
+
+@FAST
+@given(st.integers(1, 10), st.integers(1, 30), st.integers(0, 2**32 - 1), st.booleans())
+def test_orthonormal_rows(rows: int, n: int, seed: int, dependent: bool) -> None:
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((rows, n))
+    if dependent and rows > 1:
+        a[-1] = a[0] * 2.0 - a[1 % rows]  # in the span of the others: dropped
+    q = K.orthonormal_rows(a, 1e-10)
+    same(q, _K.np_orthonormal_rows(a, 1e-10))
+    assert q.shape[0] <= min(rows, n)
+    assert np.allclose(q @ q.T, np.eye(q.shape[0]), atol=1e-9)

@@ -50,7 +50,7 @@ from ..odb import ObjectDB
 from ..index import packs as packs_q
 from ..store.layered import LayeredStore
 from ..store.pack import PACK_SUFFIX
-from ..store._atomic import storage_error
+from ..store._atomic import remove
 from .reachability import Graph, walk, with_bases
 from .repack import repack, rewrite_packs
 
@@ -243,12 +243,7 @@ def _remove_files(plan: GcPlan, store: LayeredStore, loose: list[str]) -> None:
     for i, p in enumerate(paths):
         if i == len(paths) // 2:
             _kill_point("gc-mid-files")
-        try:
-            os.unlink(p)
-        except FileNotFoundError:
-            pass
-        except OSError as e:
-            raise storage_error(p, e) from e
+        remove(p)
     for d in {p.parent for p in paths if p.parent.parent == store.root}:
         try:
             d.rmdir()  # an emptied fan-out folder; a folder still holding files stays

@@ -36,8 +36,8 @@ from .ids import blob_id, stream_id, tensor_id
 from .index import Index
 from .index import queries as q
 from .objects import Commit, Manifest, Segment
-from .objects.tensor import FULL_TRIAL_BYTES, Encoded, choose_codec, encode_blob, encode_tensor, tensor_bits
-from .objects.tensor import _sample as sample
+from .objects.tensor import (FULL_TRIAL_BYTES, Encoded, choose_codec, encode_blob, encode_tensor, encode_with, sample,
+                             tensor_bits)
 from .odb import ObjectDB, object_row
 from .refs import HEADS, TAGS
 from .results import CommitResult
@@ -183,7 +183,7 @@ class CommitWriter:
             def trial(opt: tuple[_Base, np.ndarray]) -> int:
                 sb, sbase = sample(bits, opt[1])
                 codec, payload = choose_codec(sb, dtype, sbase, self.candidates)
-                return len(payload) if payload is not None else len(codec.encode(sb, dtype, sbase))
+                return len(payload) if payload is not None else len(encode_with(codec, sb, dtype, sbase, None))
             options = [min(options, key=trial)]
         b, bb = options[0]
         return encode_tensor(bits, dtype, shape, oid, (b.oid, bb), self.candidates), b

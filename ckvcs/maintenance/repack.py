@@ -38,7 +38,7 @@ from ..index import Index
 from ..index import packs as packs_q
 from ..index.schema import objects
 from ..codecs.frame import parse_frame
-from ..objects.tensor import FULL_TRIAL_BYTES, _sample, encode_tensor
+from ..objects.tensor import FULL_TRIAL_BYTES, encode_tensor, sample
 from ..odb import ObjectDB
 from ..store.layered import LayeredStore
 from ..store.pack import PackWriter
@@ -128,7 +128,7 @@ class _Repacker:
         if bits.nbytes <= FULL_TRIAL_BYTES:
             whole = len(self.raw.encode(bits, dtype, None))
         else:
-            sb, _ = _sample(bits, None)
+            sb, _ = sample(bits, None)
             whole = len(self.raw.encode(sb, dtype, None)) * bits.size / sb.size
         return frame_len <= (1 - MIN_SAVING) * whole
 

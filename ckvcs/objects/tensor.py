@@ -45,7 +45,8 @@ class Encoded:
     base_id: str | None
 
 
-def _sample(bits: np.ndarray, base: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+def sample(bits: np.ndarray, base: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The elements codec choice is judged on: ``SAMPLE_CHUNKS`` runs spread over the tensor (and the base's)."""
     n = bits.size
     step = n // SAMPLE_CHUNKS
     idx = np.concatenate([np.arange(i * step, min(i * step + SAMPLE_CHUNK_ELEMS, n)) for i in range(SAMPLE_CHUNKS)])
@@ -74,7 +75,7 @@ def choose_codec(bits: np.ndarray, dtype: DType, base: np.ndarray | None,
     if len(usable) == 1:
         return usable[0], None
     full = bits.nbytes <= FULL_TRIAL_BYTES
-    sb, sbase = (bits, base) if full else _sample(bits, base)
+    sb, sbase = (bits, base) if full else sample(bits, base)
     if sbase is not None and any(c.sparse for c in usable) and _sparse(sb, sbase):
         usable = [c for c in usable if c.sparse]
         if len(usable) == 1:
@@ -152,5 +153,5 @@ def tensor_bits(data: memoryview, dtype: str) -> np.ndarray:
     return np.frombuffer(data, dtype=DTYPES[dtype].bits)
 
 
-__all__ = ["Encoded", "choose_codec", "decode_frame", "encode_blob", "encode_tensor", "parse_frame",
+__all__ = ["Encoded", "choose_codec", "decode_frame", "encode_blob", "encode_tensor", "parse_frame", "sample",
            "tensor_bits"]

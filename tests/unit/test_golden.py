@@ -37,9 +37,9 @@ def _bits(case: dict[str, Any], key: str) -> np.ndarray:
 def test_fixture_set_is_complete_and_small() -> None:
     on_disk = {p.name for p in GOLDEN.iterdir()}
     assert on_disk == {c["file"] for c in CASES.values()} | {"golden.json"}
-    assert sum((GOLDEN / n).stat().st_size for n in on_disk) < 20_000
+    assert sum((GOLDEN / n).stat().st_size for n in on_disk) < 40_000
     codecs = {c["codec"]["id"] for c in CASES.values()}
-    assert {"raw", "xor", "lowrank"} <= codecs
+    assert {"raw", "xor", "odelta", "tpde", "lowrank"} <= codecs
     assert {"blob", "tensor"} == {c["kind"] for c in CASES.values()}
 
 
@@ -51,6 +51,15 @@ def test_some_golden_payload_is_zstd_compressed() -> None:
         p = bytes(fr.payload)
         modes |= {_ENTRY.unpack_from(p, 1 + i * _ENTRY.size)[0] for i in range(p[0])}
     assert MODE_ZSTD in modes
+
+
+def test_tpde_fixtures_pin_every_mode() -> None:
+    """Each tpde position mode and value mode is in some fixture, as are 1-, 2-, 4- and 8-byte elements."""
+    heads = {(bytes(parse_frame(_frame(n)).payload)[:2], c["dtype"]) for n, c in CASES.items()
+             if c["codec"]["id"] == "tpde"}
+    assert {h[0] for h, _ in heads} == {0, 1, 2}      # gaps, bitmap, model
+    assert {h[1] for h, _ in heads} == {0, 1}         # planes, model
+    assert {DTYPES[d].itemsize for _, d in heads} == {1, 2, 4, 8}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

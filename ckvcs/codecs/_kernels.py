@@ -20,9 +20,15 @@ Coders:
   a decision costs at most 7.05 bits and needs at most one renormalisation;
   branch-free where branches would follow the data) driving two models:
   - the change mask: one decision per element, context = base exponent byte,
-    number of changes among the previous 16 elements, previous element;
+    number of changes among the previous 16 elements, previous element. With
+    ``blocks``, first one decision per block of 16 elements ("any changed?",
+    context = the two previous blocks' answers), and element decisions only
+    inside blocks that have a change: a tensor whose changes cluster (rows of
+    an embedding) skips most of its decisions;
   - the ordered-integer difference of each changed element: its bit length L
-    (a binary tree, context = base exponent byte and the previous L), the
+    (a binary tree, context = base exponent byte and the previous L; with
+    ``short``, first "L > 1?" and "L > 2?" in the same context, then the tree
+    for L - 3: where most changes are one or two ulps, fewer decisions), the
     sign (context = base sign and L), the ``kmax`` bits below the leading one
     (context = L, two base mantissa bits, bits so far); lower bits verbatim
     into a raw LSB-first bitstream.
@@ -49,6 +55,8 @@ RATE = 5
 HIST = 16                       # mask context: changes among the previous HIST elements
 MASK_CTX = 256 * (HIST + 1) * 2
 PL_BUCKETS = 32                 # previous bit length, clamped
+BLOCK = 16                      # mask blocks: elements per "any changed?" decision
+BLOCK_CTX = 4                   # its context: the previous two blocks' answers
 
 _U0 = np.uint64(0)
 _U1 = np.uint64(1)
@@ -282,32 +290,58 @@ def _hist_push(hist: int, cnt: int, bit: int) -> tuple[int, int]:
 
 
 @numba.njit(cache=True, nogil=True)
-def rc_encode_mask(data: np.ndarray, base: np.ndarray, w: int) -> np.ndarray:
-    """Range-code the change mask ``data != base``."""
+def rc_encode_mask(data: np.ndarray, base: np.ndarray, w: int, blocks: bool) -> np.ndarray:
+    """Range-code the change mask ``data != base`` (in blocks of ``BLOCK`` if ``blocks``)."""
+    n = data.size
     probs = np.full(MASK_CTX, PROB_INIT, np.uint16)
-    out = np.empty(data.size + 16, np.uint8)
+    pblock = np.full(BLOCK_CTX, PROB_INIT, np.uint16)
+    out = np.empty(n + n // BLOCK + 16, np.uint8)
     o, low, rng = 0, _U0, _M32
-    hist, cnt = 0, 0
-    for i in range(data.size):
-        bit = np.int64(data[i] != base[i])
-        o, low, rng = _enc(out, o, low, rng, probs, _mask_ci(base[i], w, hist, cnt), bit)
-        hist, cnt = _hist_push(hist, cnt, bit)
+    hist, cnt, prev2 = 0, 0, 0
+    step = BLOCK if blocks else n
+    for start in range(0, n, max(step, 1)):
+        end = min(start + step, n)
+        if blocks:
+            anyb = 0
+            for i in range(start, end):
+                anyb |= np.int64(data[i] != base[i])
+            o, low, rng = _enc(out, o, low, rng, pblock, prev2, anyb)
+            prev2 = ((prev2 << 1) | anyb) & 3
+            if not anyb:
+                hist, cnt = 0, 0  # a whole block of unchanged elements (only the last block is short)
+                continue
+        for i in range(start, end):
+            bit = np.int64(data[i] != base[i])
+            o, low, rng = _enc(out, o, low, rng, probs, _mask_ci(base[i], w, hist, cnt), bit)
+            hist, cnt = _hist_push(hist, cnt, bit)
     return out[: _flush(out, o, low)]
 
 
 @numba.njit(cache=True, nogil=True)
-def rc_decode_mask(buf: np.ndarray, base: np.ndarray, w: int, nnz: int) -> tuple[np.ndarray, int]:
+def rc_decode_mask(buf: np.ndarray, base: np.ndarray, w: int, nnz: int, blocks: bool) -> tuple[np.ndarray, int]:
     """The change mask (uint8 0/1) of ``base.size`` elements; (mask, 0) or (mask, ERR_*)."""
-    mask = np.empty(base.size, np.uint8)
+    n = base.size
+    mask = np.empty(n, np.uint8)
     probs = np.full(MASK_CTX, PROB_INIT, np.uint16)
+    pblock = np.full(BLOCK_CTX, PROB_INIT, np.uint16)
     pad, last, o, code = _dec_init(buf)
     rng = _M32
-    hist, cnt, ones = 0, 0, 0
-    for i in range(base.size):
-        o, code, rng, bit = _dec(pad, last, o, code, rng, probs, _mask_ci(base[i], w, hist, cnt))
-        mask[i] = bit
-        ones += bit
-        hist, cnt = _hist_push(hist, cnt, bit)
+    hist, cnt, ones, prev2 = 0, 0, 0, 0
+    step = BLOCK if blocks else n
+    for start in range(0, n, max(step, 1)):
+        end = min(start + step, n)
+        if blocks:
+            o, code, rng, anyb = _dec(pad, last, o, code, rng, pblock, prev2)
+            prev2 = ((prev2 << 1) | anyb) & 3
+            if not anyb:
+                mask[start:end] = 0
+                hist, cnt = 0, 0
+                continue
+        for i in range(start, end):
+            o, code, rng, bit = _dec(pad, last, o, code, rng, probs, _mask_ci(base[i], w, hist, cnt))
+            mask[i] = bit
+            ones += bit
+            hist, cnt = _hist_push(hist, cnt, bit)
     if o != buf.size:
         return mask, ERR_TRUNCATED
     return mask, (0 if ones == nnz else ERR_COUNT)
@@ -326,12 +360,13 @@ def _ordered(v: U64, w: int, is_float: bool) -> U64:
 
 
 @numba.njit(inline="always")
-def _value_tables(w: int, kmax: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+def _value_tables(w: int, kmax: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     depth = 3 if w == 8 else (4 if w == 16 else (5 if w == 32 else 6))
     ptree = np.full((256 * PL_BUCKETS) << depth, PROB_INIT, np.uint16)
+    pesc = np.full(256 * PL_BUCKETS * 2, PROB_INIT, np.uint16)
     psign = np.full(2 * 65, PROB_INIT, np.uint16)
     pman = np.full((65 * 4) << kmax, PROB_INIT, np.uint16)
-    return depth, ptree, psign, pman
+    return depth, ptree, pesc, psign, pman
 
 
 @numba.njit(inline="always")
@@ -374,8 +409,9 @@ def _get_lsb(raw: np.ndarray, last: int, r: int, acc: U64, nacc: int,
 
 @numba.njit(inline="always")
 def _enc_value(out: np.ndarray, o: int, low: U64, rng: U64, raw: np.ndarray, r: int, acc: U64, nacc: int,
-               ptree: np.ndarray, psign: np.ndarray, pman: np.ndarray, x: U64, b: U64, pl: int, w: int,
-               is_float: bool, depth: int, kmax: int) -> tuple[int, U64, U64, int, U64, int, int]:
+               ptree: np.ndarray, pesc: np.ndarray, psign: np.ndarray, pman: np.ndarray, x: U64, b: U64, pl: int,
+               w: int, is_float: bool, depth: int, kmax: int,
+               short: bool) -> tuple[int, U64, U64, int, U64, int, int]:
     wmask = _M64 >> np.uint64(64 - w)
     d = (_ordered(x, w, is_float) - _ordered(b, w, is_float)) & wmask
     e, s, mt = _val_ctx(b, w)
@@ -383,12 +419,22 @@ def _enc_value(out: np.ndarray, o: int, low: U64, rng: U64, raw: np.ndarray, r: 
     m = _U0 - neg
     mag = ((d ^ m) - m) & wmask
     L = _bitlen(mag)
-    row = (e * PL_BUCKETS + min(pl, PL_BUCKETS - 1)) << depth
-    node = 1
-    for j in range(depth - 1, -1, -1):
-        bit = ((L - 1) >> j) & 1
-        o, low, rng = _enc(out, o, low, rng, ptree, row + node, bit)
-        node = node * 2 + bit
+    ctx = e * PL_BUCKETS + min(pl, PL_BUCKETS - 1)
+    tree = True
+    first = 1  # the smallest L the tree codes
+    if short:
+        o, low, rng = _enc(out, o, low, rng, pesc, ctx * 2, np.int64(L > 1))
+        if L > 1:
+            o, low, rng = _enc(out, o, low, rng, pesc, ctx * 2 + 1, np.int64(L > 2))
+        tree = L > 2
+        first = 3
+    if tree:
+        row = ctx << depth
+        node = 1
+        for j in range(depth - 1, -1, -1):
+            bit = ((L - first) >> j) & 1
+            o, low, rng = _enc(out, o, low, rng, ptree, row + node, bit)
+            node = node * 2 + bit
     o, low, rng = _enc(out, o, low, rng, psign, s * 65 + L, np.int64(neg))
     k = min(L - 1, kmax)
     row = (L * 4 + mt) << kmax
@@ -398,7 +444,8 @@ def _enc_value(out: np.ndarray, o: int, low: U64, rng: U64, raw: np.ndarray, r: 
         o, low, rng = _enc(out, o, low, rng, pman, row + node, bit)
         node = node * 2 + bit
     rest = L - 1 - k  # the low bits verbatim
-    r, acc, nacc = _put_lsb(raw, r, acc, nacc, mag, min(rest, 32))
+    if rest > 0:
+        r, acc, nacc = _put_lsb(raw, r, acc, nacc, mag, min(rest, 32))
     if rest > 32:
         r, acc, nacc = _put_lsb(raw, r, acc, nacc, mag >> np.uint64(32), rest - 32)
     return o, low, rng, r, acc, nacc, L
@@ -406,15 +453,30 @@ def _enc_value(out: np.ndarray, o: int, low: U64, rng: U64, raw: np.ndarray, r: 
 
 @numba.njit(inline="always")
 def _dec_value(buf: np.ndarray, last: int, o: int, code: U64, rng: U64, raw: np.ndarray, rlast: int, r: int,
-               acc: U64, nacc: int, ptree: np.ndarray, psign: np.ndarray, pman: np.ndarray, b: U64, pl: int,
-               w: int, is_float: bool, depth: int, kmax: int) -> tuple[int, U64, U64, int, U64, int, U64, int]:
+               acc: U64, nacc: int, ptree: np.ndarray, pesc: np.ndarray, psign: np.ndarray, pman: np.ndarray,
+               b: U64, pl: int, w: int, is_float: bool, depth: int, kmax: int,
+               short: bool) -> tuple[int, U64, U64, int, U64, int, U64, int]:
+    """... and L, or L = 0 for a length above w (garbage: the caller stops)."""
     e, s, mt = _val_ctx(b, w)
-    row = (e * PL_BUCKETS + min(pl, PL_BUCKETS - 1)) << depth
-    node = 1
-    for _ in range(depth):
-        o, code, rng, bit = _dec(buf, last, o, code, rng, ptree, row + node)
-        node = node * 2 + bit
-    L = node - (1 << depth) + 1  # 1..w: the tree has exactly w leaves
+    ctx = e * PL_BUCKETS + min(pl, PL_BUCKETS - 1)
+    L = 0
+    if short:
+        o, code, rng, bit = _dec(buf, last, o, code, rng, pesc, ctx * 2)
+        L = 1
+        if bit:
+            o, code, rng, bit = _dec(buf, last, o, code, rng, pesc, ctx * 2 + 1)
+            L = 2
+            if bit:
+                L = 0
+    if L == 0:
+        row = ctx << depth
+        node = 1
+        for _ in range(depth):
+            o, code, rng, bit = _dec(buf, last, o, code, rng, ptree, row + node)
+            node = node * 2 + bit
+        L = node - (1 << depth) + (3 if short else 1)  # 1..w, or 3..w+2 after the short prefix
+        if L > w:
+            return o, code, rng, r, acc, nacc, b, 0
     o, code, rng, neg = _dec(buf, last, o, code, rng, psign, s * 65 + L)
     k = min(L - 1, kmax)
     row = (L * 4 + mt) << kmax
@@ -423,7 +485,9 @@ def _dec_value(buf: np.ndarray, last: int, o: int, code: U64, rng: U64, raw: np.
         o, code, rng, bit = _dec(buf, last, o, code, rng, pman, row + node)
         node = node * 2 + bit
     rest = L - 1 - k
-    r, acc, nacc, low = _get_lsb(raw, rlast, r, acc, nacc, min(rest, 32))
+    low = _U0
+    if rest > 0:
+        r, acc, nacc, low = _get_lsb(raw, rlast, r, acc, nacc, min(rest, 32))
     if rest > 32:
         r, acc, nacc, hi = _get_lsb(raw, rlast, r, acc, nacc, rest - 32)
         low |= hi << np.uint64(32)
@@ -453,19 +517,19 @@ def _raw_done(raw: np.ndarray, r: int, nacc: int) -> bool:
 
 @numba.njit(inline="always")
 def _value_buffers(nnz: int, depth: int, kmax: int) -> tuple[np.ndarray, np.ndarray]:
-    # A decision costs at most 7.05 bits, so one byte per decision bounds the coded size;
-    # 8 slack bytes cover the branch-free stores.
-    return np.empty(nnz * (depth + 1 + kmax) + 16, np.uint8), np.empty(nnz * 8 + 16, np.uint8)
+    # A decision costs at most 7.05 bits, so one byte per decision (at most 2 + depth + 1 + kmax of
+    # them a change) bounds the coded size; 8 slack bytes cover the branch-free stores.
+    return np.empty(nnz * (depth + 3 + kmax) + 16, np.uint8), np.empty(nnz * 8 + 16, np.uint8)
 
 
 @numba.njit(cache=True, nogil=True)
-def rc_encode_values(data: np.ndarray, base: np.ndarray, w: int, is_float: bool,
-                     kmax: int) -> tuple[np.ndarray, np.ndarray]:
+def rc_encode_values(data: np.ndarray, base: np.ndarray, w: int, is_float: bool, kmax: int,
+                     short: bool) -> tuple[np.ndarray, np.ndarray]:
     """Range-code the differences of the changed elements (``data != base``), in order."""
     nnz = 0
     for i in range(data.size):
         nnz += data[i] != base[i]
-    depth, ptree, psign, pman = _value_tables(w, kmax)
+    depth, ptree, pesc, psign, pman = _value_tables(w, kmax)
     out, raw = _value_buffers(nnz, depth, kmax)
     o, low, rng = 0, _U0, _M32
     r, acc, nacc, pl = 0, _U0, 0, 0
@@ -474,28 +538,28 @@ def rc_encode_values(data: np.ndarray, base: np.ndarray, w: int, is_float: bool,
         b = base[i]
         if x != b:
             o, low, rng, r, acc, nacc, pl = _enc_value(
-                out, o, low, rng, raw, r, acc, nacc, ptree, psign, pman,
-                np.uint64(x), np.uint64(b), pl, w, is_float, depth, kmax)
+                out, o, low, rng, raw, r, acc, nacc, ptree, pesc, psign, pman,
+                np.uint64(x), np.uint64(b), pl, w, is_float, depth, kmax, short)
     return out[: _flush(out, o, low)], raw[: r + (nacc > 0)]
 
 
 @numba.njit(cache=True, nogil=True)
 def rc_decode_values(base: np.ndarray, mask: np.ndarray, buf: np.ndarray, raw: np.ndarray, w: int,
-                     is_float: bool, kmax: int) -> tuple[np.ndarray, int]:
+                     is_float: bool, kmax: int, short: bool) -> tuple[np.ndarray, int]:
     """Base with the coded differences applied where ``mask`` (uint8 0/1) is set; (out, 0 or ERR_*)."""
-    res = np.empty(base.size, base.dtype)
-    depth, ptree, psign, pman = _value_tables(w, kmax)
+    res = base.copy()  # unchanged elements; on an error, what was decoded so far and the base after it
+    depth, ptree, pesc, psign, pman = _value_tables(w, kmax)
     pad, last, o, code = _dec_init(buf)
     rpad, rlast = _raw_pad(raw)
     rng = _M32
     r, acc, nacc, pl = 0, _U0, 0, 0
     for i in range(base.size):
-        b = base[i]
-        res[i] = b
         if mask[i]:
             o, code, rng, r, acc, nacc, y, pl = _dec_value(
-                pad, last, o, code, rng, rpad, rlast, r, acc, nacc, ptree, psign, pman,
-                np.uint64(b), pl, w, is_float, depth, kmax)
+                pad, last, o, code, rng, rpad, rlast, r, acc, nacc, ptree, pesc, psign, pman,
+                np.uint64(base[i]), pl, w, is_float, depth, kmax, short)
+            if pl == 0:
+                return res, ERR_RANGE
             res[i] = y
     return res, (0 if o == buf.size and _raw_done(raw, r, nacc) else ERR_TRUNCATED)
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernels import (ERR_COUNT, ERR_RANGE, ERR_TRUNCATED, HIST, MASK_CTX, PL_BUCKETS, PROB_BITS, PROB_INIT, RATE,
-                       tree_depth)
+from ._kernels import (BLOCK, BLOCK_CTX, ERR_COUNT, ERR_RANGE, ERR_TRUNCATED, HIST, MASK_CTX, PL_BUCKETS, PROB_BITS,
+                       PROB_INIT, RATE, tree_depth)
 
 def np_elias_encode(positions: np.ndarray) -> np.ndarray:
     """Twin of :func:`elias_encode`, vectorised: every code as a run of bits, then packbits."""
@@ -148,23 +148,46 @@ class _PyMask:
         self.hist = self.hist[1:] + [bit]
 
 
-def np_rc_encode_mask(data: np.ndarray, base: np.ndarray, w: int) -> np.ndarray:
+def _spans(n: int, blocks: bool) -> list[tuple[int, int]]:
+    step = BLOCK if blocks else max(n, 1)
+    return [(s, min(s + step, n)) for s in range(0, n, step)]
+
+
+def np_rc_encode_mask(data: np.ndarray, base: np.ndarray, w: int, blocks: bool) -> np.ndarray:
     """Twin of :func:`rc_encode_mask`."""
     model, enc = _PyMask(), _PyEncoder()
-    for x, b in zip(data.tolist(), base.tolist()):
-        bit = int(x != b)
-        enc.bit(model.probs, model.ctx(b, w), bit)
-        model.push(bit)
+    pblock, prev = [PROB_INIT] * BLOCK_CTX, [0, 0]
+    changed, bl = [int(x != b) for x, b in zip(data.tolist(), base.tolist())], base.tolist()
+    for start, end in _spans(len(bl), blocks):
+        if blocks:
+            anyb = int(any(changed[start:end]))
+            enc.bit(pblock, prev[0] * 2 + prev[1], anyb)
+            prev = [prev[1], anyb]
+            if not anyb:
+                model.hist = [0] * HIST
+                continue
+        for i in range(start, end):
+            enc.bit(model.probs, model.ctx(bl[i], w), changed[i])
+            model.push(changed[i])
     return enc.finish()
 
 
-def np_rc_decode_mask(buf: np.ndarray, base: np.ndarray, w: int, nnz: int) -> tuple[np.ndarray, int]:
+def np_rc_decode_mask(buf: np.ndarray, base: np.ndarray, w: int, nnz: int, blocks: bool) -> tuple[np.ndarray, int]:
     """Twin of :func:`rc_decode_mask`."""
     model, dec = _PyMask(), _PyDecoder(buf)
+    pblock, prev = [PROB_INIT] * BLOCK_CTX, [0, 0]
     mask = np.zeros(base.size, np.uint8)
-    for i, b in enumerate(base.tolist()):
-        mask[i] = bit = dec.bit(model.probs, model.ctx(b, w))
-        model.push(bit)
+    bl = base.tolist()
+    for start, end in _spans(len(bl), blocks):
+        if blocks:
+            anyb = dec.bit(pblock, prev[0] * 2 + prev[1])
+            prev = [prev[1], anyb]
+            if not anyb:
+                model.hist = [0] * HIST
+                continue
+        for i in range(start, end):
+            mask[i] = bit = dec.bit(model.probs, model.ctx(bl[i], w))
+            model.push(bit)
     if not dec.done():
         return mask, ERR_TRUNCATED
     return mask, (0 if int(mask.sum()) == nnz else ERR_COUNT)
@@ -173,10 +196,11 @@ def np_rc_decode_mask(buf: np.ndarray, base: np.ndarray, w: int, nnz: int) -> tu
 class _PyValues:
     """The value model over Python ints: encode or decode one changed element at a time."""
 
-    def __init__(self, w: int, is_float: bool, kmax: int) -> None:
-        self.w, self.is_float, self.kmax = w, is_float, kmax
+    def __init__(self, w: int, is_float: bool, kmax: int, short: bool) -> None:
+        self.w, self.is_float, self.kmax, self.short = w, is_float, kmax, short
         self.depth = tree_depth(w)
         self.ptree = [PROB_INIT] * ((256 * PL_BUCKETS) << self.depth)
+        self.pesc = [PROB_INIT] * (256 * PL_BUCKETS * 2)
         self.psign = [PROB_INIT] * (2 * 65)
         self.pman = [PROB_INIT] * ((65 * 4) << kmax)
         self.prev_len = 0
@@ -189,23 +213,31 @@ class _PyValues:
         return v
 
     def contexts(self, b: int) -> tuple[int, int, int]:
+        """(length context, base sign, two base mantissa bits)."""
         w = self.w
-        row = (_py_exp_ctx(b, w) * PL_BUCKETS + min(self.prev_len, PL_BUCKETS - 1)) << self.depth
+        ctx = _py_exp_ctx(b, w) * PL_BUCKETS + min(self.prev_len, PL_BUCKETS - 1)
         mt = (b >> (w - 11)) & 3 if w > 8 else 0
-        return row, b >> (w - 1), mt
+        return ctx, b >> (w - 1), mt
 
     def encode(self, enc: _PyEncoder, x: int, b: int) -> None:
         w = self.w
         d = (self.ordered(x) - self.ordered(b)) % (1 << w)
-        row, s, mt = self.contexts(b)
+        ctx, s, mt = self.contexts(b)
         neg = d >> (w - 1)
         mag = (1 << w) - d if neg else d
         L = mag.bit_length()
-        node = 1
-        for j in reversed(range(self.depth)):
-            bit = ((L - 1) >> j) & 1
-            enc.bit(self.ptree, row + node, bit)
-            node = 2 * node + bit
+        first = 1
+        if self.short:
+            enc.bit(self.pesc, 2 * ctx, int(L > 1))
+            if L > 1:
+                enc.bit(self.pesc, 2 * ctx + 1, int(L > 2))
+            first = 3
+        if L >= first:
+            node = 1
+            for j in reversed(range(self.depth)):
+                bit = ((L - first) >> j) & 1
+                enc.bit(self.ptree, (ctx << self.depth) + node, bit)
+                node = 2 * node + bit
         enc.bit(self.psign, s * 65 + L, neg)
         k = min(L - 1, self.kmax)
         row, node = (L * 4 + mt) << self.kmax, 1
@@ -219,14 +251,22 @@ class _PyValues:
     def raw(self) -> np.ndarray:
         return np.packbits(np.array(self.raw_bits, np.uint8), bitorder="little")
 
-    def decode(self, dec: _PyDecoder, b: int) -> int:
-        """The new bits of one changed element."""
+    def decode(self, dec: _PyDecoder, b: int) -> int | None:
+        """The new bits of one changed element; None for a length above w."""
         w = self.w
-        row, s, mt = self.contexts(b)
-        node = 1
-        for _ in range(self.depth):
-            node = 2 * node + dec.bit(self.ptree, row + node)
-        L = node - (1 << self.depth) + 1
+        ctx, s, mt = self.contexts(b)
+        L = 0
+        if self.short:
+            L = 1
+            if dec.bit(self.pesc, 2 * ctx):
+                L = 2 if not dec.bit(self.pesc, 2 * ctx + 1) else 0
+        if L == 0:
+            node = 1
+            for _ in range(self.depth):
+                node = 2 * node + dec.bit(self.ptree, (ctx << self.depth) + node)
+            L = node - (1 << self.depth) + (3 if self.short else 1)
+            if L > w:
+                return None
         neg = dec.bit(self.psign, s * 65 + L)
         k = min(L - 1, self.kmax)
         row, node = (L * 4 + mt) << self.kmax, 1
@@ -244,10 +284,10 @@ class _PyValues:
         return (self.at + 7) // 8 * 8 == len(self.raw_bits) and not any(self.raw_bits[self.at :])
 
 
-def np_rc_encode_values(data: np.ndarray, base: np.ndarray, w: int, is_float: bool,
-                        kmax: int) -> tuple[np.ndarray, np.ndarray]:
+def np_rc_encode_values(data: np.ndarray, base: np.ndarray, w: int, is_float: bool, kmax: int,
+                        short: bool) -> tuple[np.ndarray, np.ndarray]:
     """Twin of :func:`rc_encode_values`."""
-    model, enc = _PyValues(w, is_float, kmax), _PyEncoder()
+    model, enc = _PyValues(w, is_float, kmax, short), _PyEncoder()
     for x, b in zip(data.tolist(), base.tolist()):
         if x != b:
             model.encode(enc, x, b)
@@ -255,13 +295,16 @@ def np_rc_encode_values(data: np.ndarray, base: np.ndarray, w: int, is_float: bo
 
 
 def np_rc_decode_values(base: np.ndarray, mask: np.ndarray, buf: np.ndarray, raw: np.ndarray, w: int,
-                        is_float: bool, kmax: int) -> tuple[np.ndarray, int]:
+                        is_float: bool, kmax: int, short: bool) -> tuple[np.ndarray, int]:
     """Twin of :func:`rc_decode_values`."""
-    model, dec = _PyValues(w, is_float, kmax), _PyDecoder(buf)
+    model, dec = _PyValues(w, is_float, kmax, short), _PyDecoder(buf)
     model.raw_bits = np.unpackbits(np.asarray(raw, np.uint8), bitorder="little").tolist()
     res = base.copy()
     for i in np.flatnonzero(mask).tolist():
-        res[i] = model.decode(dec, int(base[i]))
+        y = model.decode(dec, int(base[i]))
+        if y is None:
+            return res, ERR_RANGE
+        res[i] = y
     return res, (0 if dec.done() and model.raw_done() else ERR_TRUNCATED)
 
 

@@ -15,15 +15,21 @@ modular difference.
 
 Payload (docs/format.md, "Delta payloads", has every bit)::
 
-    u8  position mode   0 gaps (Elias-delta), 1 bitmap, 2 model (range coded)
-    u8  value mode      0 planes (zig-zag, byte planes), 1 model (range coded)
+    u8  position mode   0 gaps (Elias-delta), 1 bitmap, 2 model (range coded),
+                        3 blocks (range coded, "any change?" per 16 elements first)
+    u8  value mode      0 planes (zig-zag, byte planes), 1 model (range coded),
+                        2 short (range coded, "one ulp? two or three?" before the length tree)
     u8  kmax            value model: bits below the leading one that are modelled
     u8  reserved        0
     u64 nnz             changed elements, <= count
     stream set (``_streams``): one position stream, then the value streams
                         (planes: itemsize planes; model: range-coded, raw bits)
 
-The encoder picks each mode per tensor (``"auto"``) or as configured. Decoding
+The encoder picks each mode per tensor (``"auto"``) or as configured: small
+tensors try every mode and keep the smallest; large ones pick by counting
+(blocks where at least 1/8 of the 16-element blocks did not change; short
+lengths where, on a sample, they take fewer coder decisions than the tree —
+the two modes cost about the same bits and differ in speed). Decoding
 validates every count and offset and raises ValueError on garbage.
 """
 from __future__ import annotations
@@ -42,10 +48,12 @@ from .delta import apply_diff, ordered_diff, unzigzag, zigzag
 from .registry import register
 
 _HEAD = struct.Struct("<BBBBQ")
-POS_GAPS, POS_BITMAP, POS_MODEL = 0, 1, 2
-VAL_PLANES, VAL_MODEL = 0, 1
-_POS_NAMES = {"gaps": POS_GAPS, "bitmap": POS_BITMAP, "model": POS_MODEL}
-_VAL_NAMES = {"planes": VAL_PLANES, "model": VAL_MODEL}
+POS_GAPS, POS_BITMAP, POS_MODEL, POS_BLOCKS = 0, 1, 2, 3
+VAL_PLANES, VAL_MODEL, VAL_SHORT = 0, 1, 2
+_POS_NAMES = {"gaps": POS_GAPS, "bitmap": POS_BITMAP, "model": POS_MODEL, "blocks": POS_BLOCKS}
+_VAL_NAMES = {"planes": VAL_PLANES, "model": VAL_MODEL, "short": VAL_SHORT}
+BLOCK = 16         # elements per "any change?" decision of position mode blocks (the kernels' BLOCK)
+SHORT_SAMPLE = 1 << 13  # elements the short-lengths rule looks at
 KMAX_LIMIT = 10  # value model: at most this many bits below the leading one are modelled
 SMALL = 1 << 16  # up to this many elements "auto" tries every mode and keeps the smallest
 
@@ -97,11 +105,12 @@ class TpdeCodec(Codec):
 
     def encode(self, data: np.ndarray, dtype: DType, base: np.ndarray | None = None) -> bytes:
         data, base = _operands(data, dtype, base, np.size(data))
-        n, w = data.size, dtype.itemsize * 8
+        w = dtype.itemsize * 8
         mask = data != base
         nnz = int(np.count_nonzero(mask))
-        pos_mode = _POS_NAMES.get(self.positions) if self.positions != "auto" else _auto_positions(n, nnz)
-        val_mode = _VAL_NAMES.get(self.values) if self.values != "auto" else _auto_values(dtype, n, nnz)
+        pos_mode = _POS_NAMES.get(self.positions) if self.positions != "auto" else _auto_positions(mask, nnz)
+        val_mode = (_VAL_NAMES.get(self.values) if self.values != "auto"
+                    else _auto_values(data, base, dtype, nnz))
         pos_mode, pos_stream = self._positions(pos_mode, data, base, mask, nnz, w)
         val_mode, val_streams = self._values(val_mode, data, base, mask, dtype)
         head = _HEAD.pack(pos_mode, val_mode, self.kmax, 0, nnz)
@@ -112,8 +121,12 @@ class TpdeCodec(Codec):
         """(mode, stream); mode None: the smallest candidate."""
         n, K = data.size, _kernels()
         cands = []
-        if mode in (None, POS_MODEL):
-            cands.append((POS_MODEL, K.rc_encode_mask(data, base, w)))
+        # Large sparse tensors try gaps against the one range-coded mode that counting prefers.
+        model = _mask_model(mask) if mode is None and n > SMALL else None
+        if mode == POS_MODEL or (mode is None and model in (None, POS_MODEL)):
+            cands.append((POS_MODEL, K.rc_encode_mask(data, base, w, False)))
+        if mode == POS_BLOCKS or (mode is None and model in (None, POS_BLOCKS)):
+            cands.append((POS_BLOCKS, K.rc_encode_mask(data, base, w, True)))
         if mode == POS_GAPS or (mode is None and nnz * 16 <= n):
             cands.append((POS_GAPS, K.elias_encode(_ro(np.flatnonzero(mask)))))
         if mode == POS_BITMAP or (mode is None and n <= SMALL):
@@ -128,9 +141,11 @@ class TpdeCodec(Codec):
     def _values(self, mode: int | None, data: np.ndarray, base: np.ndarray, mask: np.ndarray,
                 dtype: DType) -> tuple[int, list[np.ndarray]]:
         cands = []
-        if mode in (None, VAL_MODEL):
-            rc, raw = _kernels().rc_encode_values(data, base, dtype.itemsize * 8, dtype.is_float, self.kmax)
-            cands.append((VAL_MODEL, [rc, raw]))
+        for m, short in ((VAL_MODEL, False), (VAL_SHORT, True)):
+            if mode in (None, m):
+                rc, raw = _kernels().rc_encode_values(data, base, dtype.itemsize * 8, dtype.is_float, self.kmax,
+                                                      short)
+                cands.append((m, [rc, raw]))
         if mode in (None, VAL_PLANES):
             dv = ordered_diff(data[mask], base[mask], dtype.is_float)
             cands.append((VAL_PLANES, split_planes(zigzag(dv))))
@@ -147,16 +162,17 @@ class TpdeCodec(Codec):
         if len(mv) < _HEAD.size:
             raise ValueError("tpde payload shorter than its header")
         pos_mode, val_mode, kmax, reserved, nnz = _HEAD.unpack_from(mv, 0)
-        if pos_mode > POS_MODEL or val_mode > VAL_MODEL or kmax > KMAX_LIMIT or reserved:
+        if pos_mode > POS_BLOCKS or val_mode > VAL_SHORT or kmax > KMAX_LIMIT or reserved:
             raise ValueError("tpde header has an unknown mode")
         if nnz > count:
             raise ValueError(f"tpde header claims {nnz} changes in {count} elements")
-        n_val = 2 if val_mode == VAL_MODEL else dtype.itemsize
-        # No stream of a valid payload is longer than this (range coder: <= 1 byte a decision; raw
-        # bits and gap codes: <= 8 and 10 bytes a change), so a lying table cannot allocate more.
+        n_val = dtype.itemsize if val_mode == VAL_PLANES else 2
+        # No stream of a valid payload is longer than this (range coder: <= 1 byte a decision, a mask
+        # makes at most count + count/16 of them; raw bits and gap codes: <= 8 and 10 bytes a change),
+        # so a lying table cannot allocate more.
         tree_depth = (8 * dtype.itemsize).bit_length() - 1  # log2 of the element width
-        per_change = max(10, 1 + tree_depth + KMAX_LIMIT)
-        cap = max(count, nnz * per_change) + 16
+        per_change = max(10, 3 + tree_depth + KMAX_LIMIT)
+        cap = max(count + count // BLOCK + 1, nnz * per_change) + 16
         try:
             raw_streams = unpack_streams(mv[_HEAD.size :], expect=1 + n_val, max_raw=cap)
         except zstandard.ZstdError as e:  # a garbled zstd frame header; the contract is ValueError
@@ -164,8 +180,9 @@ class TpdeCodec(Codec):
         streams = [np.frombuffer(s, np.uint8) for s in raw_streams]
         w, is_float = dtype.itemsize * 8, dtype.is_float
         mask = _decode_positions(pos_mode, streams[0], base, nnz, w)
-        if val_mode == VAL_MODEL:
-            out, err = _kernels().rc_decode_values(base, _ro(mask), streams[1], streams[2], w, is_float, kmax)
+        if val_mode != VAL_PLANES:
+            out, err = _kernels().rc_decode_values(base, _ro(mask), streams[1], streams[2], w, is_float, kmax,
+                                                   val_mode == VAL_SHORT)
             _check(err)
             return out
         z = join_planes([bytes(v) for v in streams[1:]], dtype.bits, nnz)
@@ -177,23 +194,53 @@ class TpdeCodec(Codec):
         return out
 
 
-def _auto_positions(n: int, nnz: int) -> int | None:
+def _auto_positions(mask: np.ndarray, nnz: int) -> int | None:
     """The position mode to use without measuring, or None to try the candidates."""
+    n = mask.size
     if nnz == 0:
         return POS_GAPS  # an empty stream
     if n - nnz <= n // 64:
         return POS_BITMAP  # (nearly) everything changed: the bitmap is all ones, ~free after zstd
     if n <= SMALL or nnz * 16 <= n:
         return None  # small tensors: stream overheads matter; sparse ones: gaps may win
-    return POS_MODEL
+    return _mask_model(mask)
 
 
-def _auto_values(dtype: DType, n: int, nnz: int) -> int | None:
+def _mask_model(mask: np.ndarray) -> int:
+    """Blocks where at least 1/8 of the 16-element blocks have no change: each such block is one
+    decision instead of 16, and a block with a change costs one more. Else the plain mask model."""
+    nb = mask.size // BLOCK
+    if nb == 0:
+        return POS_MODEL
+    words = np.ascontiguousarray(mask[: nb * BLOCK]).view(np.uint64)  # 8 flags a word, BLOCK = 16: 2 words
+    busy = int(np.count_nonzero(words[0::2] | words[1::2]))
+    return POS_BLOCKS if (nb - busy) * 8 >= nb else POS_MODEL
+
+
+def _auto_values(data: np.ndarray, base: np.ndarray, dtype: DType, nnz: int) -> int | None:
     if nnz == 0:
         return VAL_PLANES  # empty streams
-    if n <= SMALL:
+    if data.size <= SMALL:
         return None
-    return VAL_MODEL if dtype.is_float else VAL_PLANES
+    if not dtype.is_float:
+        return VAL_PLANES
+    return VAL_SHORT if _short_pays(data, base, dtype) else VAL_MODEL
+
+
+def _short_pays(data: np.ndarray, base: np.ndarray, dtype: DType) -> bool:
+    """Whether short lengths take fewer coder decisions than the plain length tree, judged on
+    every k-th element: 1 decision for L = 1, 2 for L = 2, 2 + D for longer, against D always."""
+    step = max(1, data.size // SHORT_SAMPLE)
+    ds, bs = data[::step], base[::step]
+    changed = ds != bs
+    k = int(np.count_nonzero(changed))
+    if k == 0:
+        return False
+    z = zigzag(ordered_diff(ds[changed], bs[changed], dtype.is_float))  # |d| = 1: z <= 2; |d| = 2, 3: z <= 6
+    p1 = int(np.count_nonzero(z <= 2)) / k
+    p2 = int(np.count_nonzero(z <= 6)) / k - p1
+    depth = (8 * dtype.itemsize).bit_length() - 1
+    return p1 + 2 * p2 + (2 + depth) * (1 - p1 - p2) < depth
 
 
 def _decode_positions(mode: int, stream: np.ndarray, base: np.ndarray, nnz: int, w: int) -> np.ndarray:
@@ -215,7 +262,7 @@ def _decode_positions(mode: int, stream: np.ndarray, base: np.ndarray, nnz: int,
         if int(np.count_nonzero(mask)) != nnz:
             raise ValueError("tpde bitmap disagrees with the changed-element count")
         return mask
-    mask, err = K.rc_decode_mask(stream, base, w, nnz)
+    mask, err = K.rc_decode_mask(stream, base, w, nnz, mode == POS_BLOCKS)
     _check(err)
     return mask
 

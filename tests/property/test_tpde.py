@@ -23,7 +23,7 @@ from ckvcs.codecs.tpde import SMALL, TpdeCodec
 from ckvcs.format import DTYPES, DType
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-MODES = [("auto", "auto")] + [(p, v) for p in ("gaps", "bitmap", "model") for v in ("planes", "model")]
+MODES = [("auto", "auto")] + [(p, v) for p in ("gaps", "bitmap", "model", "blocks") for v in ("planes", "model", "short")]
 
 
 def roundtrip(codec: TpdeCodec, dt: DType, base: np.ndarray, data: np.ndarray) -> bytes:
@@ -92,6 +92,32 @@ def test_large_tensor_heuristics(name: str, density: float) -> None:
     payload = roundtrip(tpde(), dt, base, data)
     if 0 < density < 1 and dt.is_float and dt.itemsize == 2:
         assert len(payload) < len(get_codec("xor").encode(data, dt, base))
+
+
+def _modes(payload: bytes) -> tuple[int, int]:
+    return payload[0], payload[1]
+
+
+def test_large_tensor_rules_pick_blocks_and_short_lengths() -> None:
+    """Counting, not trying: changes clustered in rows take the block mask; one-ulp moves take short
+    lengths; wide fp32 moves keep the plain length tree. Every choice round-trips."""
+    rng = np.random.default_rng(3)
+    rows, cols = 600, 256
+    bf = DTYPES["BF16"]
+    base = (rng.normal(0, 0.05, rows * cols).astype(np.float32).view(np.uint32) >> 16).astype(np.uint16)
+    data = base.copy().reshape(rows, cols)
+    hot = rng.random(rows) < 0.3                            # 30% of the rows (tokens) were trained
+    moved = (rng.random((rows, cols)) < 0.5) & hot[:, None]
+    data[moved] += np.where(rng.random(int(moved.sum())) < 0.5, 1, 0xFFFF).astype(np.uint16)
+    data = data.reshape(-1)
+    assert _modes(roundtrip(tpde(), bf, base, data)) == (3, 2)          # blocks, short
+    spread = base.copy()
+    spread[rng.random(base.size) < 0.4] += np.uint16(1)                 # no block is left empty
+    assert _modes(roundtrip(tpde(), bf, base, spread)) == (2, 2)        # model, short
+    f32 = DTYPES["F32"]
+    fb = rng.normal(0, 0.05, SMALL + 1000).astype(np.float32)
+    fd = (fb + rng.normal(0, 1e-4, fb.size).astype(np.float32)).astype(np.float32)
+    assert _modes(roundtrip(tpde(), f32, fb.view(np.uint32), fd.view(np.uint32)))[1] == 1  # model
 
 
 def test_one_ulp_moves_cost_little() -> None:
@@ -234,10 +260,17 @@ def test_header_is_checked() -> None:
     payload = tpde().encode(base + np.uint16(1), dt, base)
     pos, val, kmax, reserved, nnz = struct.unpack_from("<BBBBQ", payload)
     rest = payload[12:]
-    for bad in [(3, val, kmax, 0, nnz), (pos, 2, kmax, 0, nnz), (pos, val, 11, 0, nnz),
+    for bad in [(4, val, kmax, 0, nnz), (pos, 3, kmax, 0, nnz), (pos, val, 11, 0, nnz),
                 (pos, val, kmax, 1, nnz), (pos, val, kmax, 0, 21), (pos, val, kmax, 0, nnz - 1),
                 (pos, val, kmax, 0, 2**64 - 1)]:
         with pytest.raises(ValueError):
             tpde().decode(struct.pack("<BBBBQ", *bad) + rest, dt, 20, base)
     with pytest.raises(ValueError):
         tpde().decode(payload[:11], dt, 20, base)
+
+
+def test_block_size_agrees_with_the_kernels() -> None:
+    from ckvcs.codecs import _kernels
+    from ckvcs.codecs import tpde as tpde_module
+
+    assert tpde_module.BLOCK == _kernels.BLOCK == 16  # _mask_model counts blocks as two 8-byte words

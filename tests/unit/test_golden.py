@@ -57,8 +57,8 @@ def test_tpde_fixtures_pin_every_mode() -> None:
     """Each tpde position mode and value mode is in some fixture, as are 1-, 2-, 4- and 8-byte elements."""
     heads = {(bytes(parse_frame(_frame(n)).payload)[:2], c["dtype"]) for n, c in CASES.items()
              if c["codec"]["id"] == "tpde"}
-    assert {h[0] for h, _ in heads} == {0, 1, 2}      # gaps, bitmap, model
-    assert {h[1] for h, _ in heads} == {0, 1}         # planes, model
+    assert {h[0] for h, _ in heads} == {0, 1, 2, 3}   # gaps, bitmap, model, blocks
+    assert {h[1] for h, _ in heads} == {0, 1, 2}      # planes, model, short
     assert {DTYPES[d].itemsize for _, d in heads} == {1, 2, 4, 8}
 
 

@@ -139,37 +139,55 @@ def test_elias_garbage(raw: bytes, nnz: int, count: int) -> None:
 
 
 @FAST
-@given(pairs())
-def test_mask_kernels(case: tuple[int, np.ndarray, np.ndarray]) -> None:
+@given(pairs(), st.booleans())
+def test_mask_kernels(case: tuple[int, np.ndarray, np.ndarray], blocks: bool) -> None:
     w, base, data = case
-    buf = K.rc_encode_mask(data, base, w)
-    same(buf, K.np_rc_encode_mask(data, base, w))
+    buf = K.rc_encode_mask(data, base, w, blocks)
+    same(buf, K.np_rc_encode_mask(data, base, w, blocks))
     nnz = int(np.count_nonzero(data != base))
-    mask, err = K.rc_decode_mask(buf, base, w, nnz)
+    mask, err = K.rc_decode_mask(buf, base, w, nnz, blocks)
     assert err == 0 and mask.tobytes() == (data != base).astype(np.uint8).tobytes()
-    same((mask, err), K.np_rc_decode_mask(buf, base, w, nnz))
+    same((mask, err), K.np_rc_decode_mask(buf, base, w, nnz, blocks))
 
 
 @FAST
-@given(pairs(), st.booleans(), st.sampled_from([0, 1, 3, 6]))
-def test_value_kernels(case: tuple[int, np.ndarray, np.ndarray], is_float: bool, kmax: int) -> None:
+@given(pairs(max_len=400), st.integers(0, 2**32 - 1))
+def test_mask_blocks_with_clustered_changes(case: tuple[int, np.ndarray, np.ndarray], seed: int) -> None:
+    """Changes confined to a few runs (rows of an embedding): most blocks are empty, block
+    boundaries fall inside and between runs, and the last block is short."""
+    w, base, _ = case
+    rng = np.random.default_rng(seed)
+    data = base.copy()
+    for start in rng.integers(0, max(1, base.size), 3):
+        run = slice(int(start), int(start) + int(rng.integers(1, 40)))
+        data[run] = base[run] ^ WIDTHS[w](1)
+    buf = K.rc_encode_mask(data, base, w, True)
+    same(buf, K.np_rc_encode_mask(data, base, w, True))
+    nnz = int(np.count_nonzero(data != base))
+    mask, err = K.rc_decode_mask(buf, base, w, nnz, True)
+    assert err == 0 and mask.tobytes() == (data != base).astype(np.uint8).tobytes()
+
+
+@FAST
+@given(pairs(), st.booleans(), st.sampled_from([0, 1, 3, 6]), st.booleans())
+def test_value_kernels(case: tuple[int, np.ndarray, np.ndarray], is_float: bool, kmax: int, short: bool) -> None:
     w, base, data = case
-    coded = K.rc_encode_values(data, base, w, is_float, kmax)
-    same(coded, K.np_rc_encode_values(data, base, w, is_float, kmax))
+    coded = K.rc_encode_values(data, base, w, is_float, kmax, short)
+    same(coded, K.np_rc_encode_values(data, base, w, is_float, kmax, short))
     mask = (data != base).astype(np.uint8)
-    out, err = K.rc_decode_values(base, mask, *coded, w, is_float, kmax)
+    out, err = K.rc_decode_values(base, mask, *coded, w, is_float, kmax, short)
     assert err == 0 and out.tobytes() == data.tobytes()
-    same((out, err), K.np_rc_decode_values(base, mask, *coded, w, is_float, kmax))
+    same((out, err), K.np_rc_decode_values(base, mask, *coded, w, is_float, kmax, short))
 
 
 @FAST
-@given(pairs(max_len=60), st.booleans(), st.data())
-def test_decoders_agree_on_garbage(case: tuple[int, np.ndarray, np.ndarray], is_float: bool,
-                                   data_: st.DataObject) -> None:
+@given(pairs(max_len=60), st.booleans(), st.booleans(), st.booleans(), st.data())
+def test_decoders_agree_on_garbage(case: tuple[int, np.ndarray, np.ndarray], is_float: bool, blocks: bool,
+                                   short: bool, data_: st.DataObject) -> None:
     """Truncated, extended, bit-flipped or random streams: same output and error code, no crash."""
     w, base, data = case
-    mbuf = K.rc_encode_mask(data, base, w)
-    vbuf, raw = K.rc_encode_values(data, base, w, is_float, 3)
+    mbuf = K.rc_encode_mask(data, base, w, blocks)
+    vbuf, raw = K.rc_encode_values(data, base, w, is_float, 3, short)
 
     def mutate(buf: np.ndarray) -> np.ndarray:
         how = data_.draw(st.sampled_from(["cut", "extend", "flip", "random"]))
@@ -186,11 +204,11 @@ def test_decoders_agree_on_garbage(case: tuple[int, np.ndarray, np.ndarray], is_
 
     nnz = int(np.count_nonzero(data != base)) + data_.draw(st.sampled_from([0, 0, 1, -1]))
     m2 = mutate(mbuf)
-    same(K.rc_decode_mask(m2, base, w, nnz), K.np_rc_decode_mask(m2, base, w, nnz))
+    same(K.rc_decode_mask(m2, base, w, nnz, blocks), K.np_rc_decode_mask(m2, base, w, nnz, blocks))
     mask = (data != base).astype(np.uint8)
     v2, r2 = (mutate(vbuf), raw) if data_.draw(st.booleans()) else (vbuf, mutate(raw))
-    same(K.rc_decode_values(base, mask, v2, r2, w, is_float, 3),
-         K.np_rc_decode_values(base, mask, v2, r2, w, is_float, 3))
+    same(K.rc_decode_values(base, mask, v2, r2, w, is_float, 3, short),
+         K.np_rc_decode_values(base, mask, v2, r2, w, is_float, 3, short))
 
 
 @pytest.mark.parametrize("w", list(WIDTHS))
@@ -203,10 +221,11 @@ def test_value_extremes(w: int) -> None:
     mask = (data != base).astype(np.uint8)
     for is_float in (False, True):
         for kmax in (0, KMAX_LIMIT):
-            coded = K.rc_encode_values(data, base, w, is_float, kmax)
-            same(coded, K.np_rc_encode_values(data, base, w, is_float, kmax))
-            out, err = K.rc_decode_values(base, mask, *coded, w, is_float, kmax)
-            assert err == 0 and out.tobytes() == data.tobytes()
+            for short in (False, True):
+                coded = K.rc_encode_values(data, base, w, is_float, kmax, short)
+                same(coded, K.np_rc_encode_values(data, base, w, is_float, kmax, short))
+                out, err = K.rc_decode_values(base, mask, *coded, w, is_float, kmax, short)
+                assert err == 0 and out.tobytes() == data.tobytes()
 
 
 def test_range_coder_carry_chains() -> None:
@@ -215,10 +234,11 @@ def test_range_coder_carry_chains() -> None:
     base = np.zeros(n, np.uint16)
     data = base.copy()
     data[::97] = 1  # nearly all zeros: probabilities saturate, 0xFF runs appear in the output
-    buf = K.rc_encode_mask(data, base, w)
-    same(buf, K.np_rc_encode_mask(data, base, w))
-    mask, err = K.rc_decode_mask(buf, base, w, int(np.count_nonzero(data)))
-    assert err == 0 and np.array_equal(mask, data.astype(np.uint8))
+    for blocks in (False, True):
+        buf = K.rc_encode_mask(data, base, w, blocks)
+        same(buf, K.np_rc_encode_mask(data, base, w, blocks))
+        mask, err = K.rc_decode_mask(buf, base, w, int(np.count_nonzero(data)), blocks)
+        assert err == 0 and np.array_equal(mask, data.astype(np.uint8))
 
 
 # -- lowrank: the prediction both encoder and decoder compute, and the encoder's Gram-Schmidt -------

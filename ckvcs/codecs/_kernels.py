@@ -32,9 +32,10 @@ Coders:
     sign (context = base sign and L), the ``kmax`` bits below the leading one
     (context = L, two base mantissa bits, bits so far); lower bits verbatim
     into a raw LSB-first bitstream.
-* The value kernels walk the whole tensor and skip unchanged elements rather
-  than take an index of changed positions: a compare per element is cheaper
-  than building and reading an int64 index.
+* The value kernels take the changed positions (int64, increasing): looping
+  over them beats testing every element, whose outcome the CPU cannot
+  predict (measured: 17% faster value decoding at 33% changed). The mask
+  decoder writes the positions branch-free as it decodes.
 
 docs/format.md ("Delta payloads") specifies every bit written here.
 """
@@ -318,10 +319,15 @@ def rc_encode_mask(data: np.ndarray, base: np.ndarray, w: int, blocks: bool) -> 
 
 
 @numba.njit(cache=True, nogil=True)
-def rc_decode_mask(buf: np.ndarray, base: np.ndarray, w: int, nnz: int, blocks: bool) -> tuple[np.ndarray, int]:
-    """The change mask (uint8 0/1) of ``base.size`` elements; (mask, 0) or (mask, ERR_*)."""
+def rc_decode_mask(buf: np.ndarray, base: np.ndarray, w: int, blocks: bool,
+                   pos: np.ndarray) -> tuple[np.ndarray, int]:
+    """The positions of the changed elements; (positions, 0) or (…, ERR_*).
+
+    ``pos`` is the caller's array of nnz + 1 zeros (int32 or int64: wide enough for base.size).
+    Position k is stored at slot min(k, nnz), the last slot taking any excess, so the stores need
+    no branch and garbage cannot write out of bounds; the first nnz slots are returned."""
     n = base.size
-    mask = np.empty(n, np.uint8)
+    nnz = pos.size - 1
     probs = np.full(MASK_CTX, PROB_INIT, np.uint16)
     pblock = np.full(BLOCK_CTX, PROB_INIT, np.uint16)
     pad, last, o, code = _dec_init(buf)
@@ -334,17 +340,16 @@ def rc_decode_mask(buf: np.ndarray, base: np.ndarray, w: int, nnz: int, blocks: 
             o, code, rng, anyb = _dec(pad, last, o, code, rng, pblock, prev2)
             prev2 = ((prev2 << 1) | anyb) & 3
             if not anyb:
-                mask[start:end] = 0
                 hist, cnt = 0, 0
                 continue
         for i in range(start, end):
             o, code, rng, bit = _dec(pad, last, o, code, rng, probs, _mask_ci(base[i], w, hist, cnt))
-            mask[i] = bit
+            pos[min(ones, nnz)] = i
             ones += bit
             hist, cnt = _hist_push(hist, cnt, bit)
     if o != buf.size:
-        return mask, ERR_TRUNCATED
-    return mask, (0 if ones == nnz else ERR_COUNT)
+        return pos[:nnz], ERR_TRUNCATED
+    return pos[:nnz], (0 if ones == nnz else ERR_COUNT)
 
 
 # ---------------------------------------------------------------- value model
@@ -523,44 +528,44 @@ def _value_buffers(nnz: int, depth: int, kmax: int) -> tuple[np.ndarray, np.ndar
 
 
 @numba.njit(cache=True, nogil=True)
-def rc_encode_values(data: np.ndarray, base: np.ndarray, w: int, is_float: bool, kmax: int,
+def rc_encode_values(data: np.ndarray, base: np.ndarray, positions: np.ndarray, w: int, is_float: bool, kmax: int,
                      short: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Range-code the differences of the changed elements (``data != base``), in order."""
-    nnz = 0
-    for i in range(data.size):
-        nnz += data[i] != base[i]
+    """Range-code the differences of the changed elements at ``positions`` (all of them, increasing)."""
+    nnz = positions.size
     depth, ptree, pesc, psign, pman = _value_tables(w, kmax)
     out, raw = _value_buffers(nnz, depth, kmax)
     o, low, rng = 0, _U0, _M32
     r, acc, nacc, pl = 0, _U0, 0, 0
-    for i in range(data.size):
-        x = data[i]
-        b = base[i]
-        if x != b:
-            o, low, rng, r, acc, nacc, pl = _enc_value(
-                out, o, low, rng, raw, r, acc, nacc, ptree, pesc, psign, pman,
-                np.uint64(x), np.uint64(b), pl, w, is_float, depth, kmax, short)
+    for j in range(nnz):
+        i = positions[j]
+        o, low, rng, r, acc, nacc, pl = _enc_value(
+            out, o, low, rng, raw, r, acc, nacc, ptree, pesc, psign, pman,
+            np.uint64(data[i]), np.uint64(base[i]), pl, w, is_float, depth, kmax, short)
     return out[: _flush(out, o, low)], raw[: r + (nacc > 0)]
 
 
 @numba.njit(cache=True, nogil=True)
-def rc_decode_values(base: np.ndarray, mask: np.ndarray, buf: np.ndarray, raw: np.ndarray, w: int,
+def rc_decode_values(base: np.ndarray, positions: np.ndarray, buf: np.ndarray, raw: np.ndarray, w: int,
                      is_float: bool, kmax: int, short: bool) -> tuple[np.ndarray, int]:
-    """Base with the coded differences applied where ``mask`` (uint8 0/1) is set; (out, 0 or ERR_*)."""
+    """Base with the coded differences applied at ``positions`` (int64); (out, 0 or ERR_*).
+    A position outside the tensor is ERR_RANGE (the decoders that make them never produce one)."""
     res = base.copy()  # unchanged elements; on an error, what was decoded so far and the base after it
     depth, ptree, pesc, psign, pman = _value_tables(w, kmax)
     pad, last, o, code = _dec_init(buf)
     rpad, rlast = _raw_pad(raw)
     rng = _M32
     r, acc, nacc, pl = 0, _U0, 0, 0
-    for i in range(base.size):
-        if mask[i]:
-            o, code, rng, r, acc, nacc, y, pl = _dec_value(
-                pad, last, o, code, rng, rpad, rlast, r, acc, nacc, ptree, pesc, psign, pman,
-                np.uint64(base[i]), pl, w, is_float, depth, kmax, short)
-            if pl == 0:
-                return res, ERR_RANGE
-            res[i] = y
+    n = base.size
+    for j in range(positions.size):
+        i = positions[j]
+        if i < 0 or i >= n:
+            return res, ERR_RANGE
+        o, code, rng, r, acc, nacc, y, pl = _dec_value(
+            pad, last, o, code, rng, rpad, rlast, r, acc, nacc, ptree, pesc, psign, pman,
+            np.uint64(base[i]), pl, w, is_float, depth, kmax, short)
+        if pl == 0:
+            return res, ERR_RANGE
+        res[i] = y
     return res, (0 if o == buf.size and _raw_done(raw, r, nacc) else ERR_TRUNCATED)
 
 

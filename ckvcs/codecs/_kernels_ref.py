@@ -172,11 +172,13 @@ def np_rc_encode_mask(data: np.ndarray, base: np.ndarray, w: int, blocks: bool) 
     return enc.finish()
 
 
-def np_rc_decode_mask(buf: np.ndarray, base: np.ndarray, w: int, nnz: int, blocks: bool) -> tuple[np.ndarray, int]:
+def np_rc_decode_mask(buf: np.ndarray, base: np.ndarray, w: int, blocks: bool,
+                      pos_in: np.ndarray) -> tuple[np.ndarray, int]:
     """Twin of :func:`rc_decode_mask`."""
     model, dec = _PyMask(), _PyDecoder(buf)
     pblock, prev = [PROB_INIT] * BLOCK_CTX, [0, 0]
-    mask = np.zeros(base.size, np.uint8)
+    nnz = pos_in.size - 1
+    pos, ones = [0] * (nnz + 1), 0
     bl = base.tolist()
     for start, end in _spans(len(bl), blocks):
         if blocks:
@@ -186,11 +188,14 @@ def np_rc_decode_mask(buf: np.ndarray, base: np.ndarray, w: int, nnz: int, block
                 model.hist = [0] * HIST
                 continue
         for i in range(start, end):
-            mask[i] = bit = dec.bit(model.probs, model.ctx(bl[i], w))
+            bit = dec.bit(model.probs, model.ctx(bl[i], w))
+            pos[min(ones, nnz)] = i  # the kernel's branch-free store: excess positions land in the last slot
+            ones += bit
             model.push(bit)
+    out = np.array(pos[:nnz], pos_in.dtype)
     if not dec.done():
-        return mask, ERR_TRUNCATED
-    return mask, (0 if int(mask.sum()) == nnz else ERR_COUNT)
+        return out, ERR_TRUNCATED
+    return out, (0 if ones == nnz else ERR_COUNT)
 
 
 class _PyValues:
@@ -284,23 +289,24 @@ class _PyValues:
         return (self.at + 7) // 8 * 8 == len(self.raw_bits) and not any(self.raw_bits[self.at :])
 
 
-def np_rc_encode_values(data: np.ndarray, base: np.ndarray, w: int, is_float: bool, kmax: int,
-                        short: bool) -> tuple[np.ndarray, np.ndarray]:
+def np_rc_encode_values(data: np.ndarray, base: np.ndarray, positions: np.ndarray, w: int, is_float: bool,
+                        kmax: int, short: bool) -> tuple[np.ndarray, np.ndarray]:
     """Twin of :func:`rc_encode_values`."""
     model, enc = _PyValues(w, is_float, kmax, short), _PyEncoder()
-    for x, b in zip(data.tolist(), base.tolist()):
-        if x != b:
-            model.encode(enc, x, b)
+    for i in positions.tolist():
+        model.encode(enc, int(data[i]), int(base[i]))
     return enc.finish(), model.raw()
 
 
-def np_rc_decode_values(base: np.ndarray, mask: np.ndarray, buf: np.ndarray, raw: np.ndarray, w: int,
+def np_rc_decode_values(base: np.ndarray, positions: np.ndarray, buf: np.ndarray, raw: np.ndarray, w: int,
                         is_float: bool, kmax: int, short: bool) -> tuple[np.ndarray, int]:
     """Twin of :func:`rc_decode_values`."""
     model, dec = _PyValues(w, is_float, kmax, short), _PyDecoder(buf)
     model.raw_bits = np.unpackbits(np.asarray(raw, np.uint8), bitorder="little").tolist()
     res = base.copy()
-    for i in np.flatnonzero(mask).tolist():
+    for i in np.asarray(positions, np.int64).tolist():
+        if not 0 <= i < base.size:
+            return res, ERR_RANGE
         y = model.decode(dec, int(base[i]))
         if y is None:
             return res, ERR_RANGE

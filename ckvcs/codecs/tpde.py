@@ -111,15 +111,16 @@ class TpdeCodec(Codec):
         pos_mode = _POS_NAMES.get(self.positions) if self.positions != "auto" else _auto_positions(mask, nnz)
         val_mode = (_VAL_NAMES.get(self.values) if self.values != "auto"
                     else _auto_values(data, base, dtype, nnz))
-        pos_mode, pos_stream = self._positions(pos_mode, data, base, mask, nnz, w)
-        val_mode, val_streams = self._values(val_mode, data, base, mask, dtype)
+        index = positions_of(mask, nnz)
+        pos_mode, pos_stream = self._positions(pos_mode, data, base, mask, index, w)
+        val_mode, val_streams = self._values(val_mode, data, base, index, dtype)
         head = _HEAD.pack(pos_mode, val_mode, self.kmax, 0, nnz)
         return head + pack_streams([pos_stream, *val_streams], self.level)
 
-    def _positions(self, mode: int | None, data: np.ndarray, base: np.ndarray, mask: np.ndarray, nnz: int,
-                   w: int) -> tuple[int, np.ndarray]:
-        """(mode, stream); mode None: the smallest candidate."""
-        n, K = data.size, _kernels()
+    def _positions(self, mode: int | None, data: np.ndarray, base: np.ndarray, mask: np.ndarray,
+                   index: np.ndarray, w: int) -> tuple[int, np.ndarray]:
+        """(mode, stream); mode None: the smallest candidate. ``index``: the changed positions."""
+        n, nnz, K = data.size, index.size, _kernels()
         cands = []
         # Large sparse tensors try gaps against the one range-coded mode that counting prefers.
         model = _mask_model(mask) if mode is None and n > SMALL else None
@@ -128,7 +129,7 @@ class TpdeCodec(Codec):
         if mode == POS_BLOCKS or (mode is None and model in (None, POS_BLOCKS)):
             cands.append((POS_BLOCKS, K.rc_encode_mask(data, base, w, True)))
         if mode == POS_GAPS or (mode is None and nnz * 16 <= n):
-            cands.append((POS_GAPS, K.elias_encode(_ro(np.flatnonzero(mask)))))
+            cands.append((POS_GAPS, K.elias_encode(_ro(index.astype(np.int64, copy=False)))))
         if mode == POS_BITMAP or (mode is None and n <= SMALL):
             cands.append((POS_BITMAP, np.packbits(mask)))
         if len(cands) > 1:
@@ -138,16 +139,16 @@ class TpdeCodec(Codec):
             cands.sort(key=size)
         return cands[0]
 
-    def _values(self, mode: int | None, data: np.ndarray, base: np.ndarray, mask: np.ndarray,
+    def _values(self, mode: int | None, data: np.ndarray, base: np.ndarray, index: np.ndarray,
                 dtype: DType) -> tuple[int, list[np.ndarray]]:
         cands = []
         for m, short in ((VAL_MODEL, False), (VAL_SHORT, True)):
             if mode in (None, m):
-                rc, raw = _kernels().rc_encode_values(data, base, dtype.itemsize * 8, dtype.is_float, self.kmax,
-                                                      short)
+                rc, raw = _kernels().rc_encode_values(data, base, _ro(index), dtype.itemsize * 8, dtype.is_float,
+                                                      self.kmax, short)
                 cands.append((m, [rc, raw]))
         if mode in (None, VAL_PLANES):
-            dv = ordered_diff(data[mask], base[mask], dtype.is_float)
+            dv = ordered_diff(data[index], base[index], dtype.is_float)
             cands.append((VAL_PLANES, split_planes(zigzag(dv))))
         if len(cands) > 1:
             cands.sort(key=lambda c: len(pack_streams(c[1], self.level)))
@@ -179,16 +180,15 @@ class TpdeCodec(Codec):
             raise ValueError(f"tpde: {e}") from e
         streams = [np.frombuffer(s, np.uint8) for s in raw_streams]
         w, is_float = dtype.itemsize * 8, dtype.is_float
-        mask = _decode_positions(pos_mode, streams[0], base, nnz, w)
+        index = _decode_positions(pos_mode, streams[0], base, nnz, w)
         if val_mode != VAL_PLANES:
-            out, err = _kernels().rc_decode_values(base, _ro(mask), streams[1], streams[2], w, is_float, kmax,
+            out, err = _kernels().rc_decode_values(base, _ro(index), streams[1], streams[2], w, is_float, kmax,
                                                    val_mode == VAL_SHORT)
             _check(err)
             return out
         z = join_planes([bytes(v) for v in streams[1:]], dtype.bits, nnz)
         if np.any(z == 0):
             raise ValueError("tpde: a changed element with a zero difference")
-        index = np.flatnonzero(mask)
         out = base.copy()
         out[index] = apply_diff(base[index], unzigzag(z), is_float)
         return out
@@ -244,27 +244,44 @@ def _short_pays(data: np.ndarray, base: np.ndarray, dtype: DType) -> bool:
 
 
 def _decode_positions(mode: int, stream: np.ndarray, base: np.ndarray, nnz: int, w: int) -> np.ndarray:
-    """The change mask (uint8 0/1) with exactly ``nnz`` ones; ValueError on anything else."""
+    """The ``nnz`` changed positions (int64, increasing, in range); ValueError on anything else."""
     count, K = base.size, _kernels()
     if mode == POS_GAPS:
         positions, err = K.elias_decode(stream, nnz, count)
         _check(err)  # positions are increasing and in range
-        mask = np.zeros(count, np.uint8)
-        mask[positions] = 1
-        return mask
+        return positions
     if mode == POS_BITMAP:
         if stream.size != (count + 7) // 8:
             raise ValueError("tpde bitmap has the wrong length")
         bits = np.unpackbits(stream)
         if bits[count:].any():
             raise ValueError("tpde bitmap has bits set past the end")
-        mask = bits[:count]
-        if int(np.count_nonzero(mask)) != nnz:
+        flags = bits[:count]
+        if int(np.count_nonzero(flags)) != nnz:
             raise ValueError("tpde bitmap disagrees with the changed-element count")
-        return mask
-    mask, err = K.rc_decode_mask(stream, base, w, nnz, mode == POS_BLOCKS)
+        return positions_of(flags, nnz)
+    positions, err = K.rc_decode_mask(stream, base, w, mode == POS_BLOCKS, np.zeros(nnz + 1, _index_type(count)))
     _check(err)
-    return mask
+    return positions
+
+
+INDEX_CHUNK = 1 << 20
+
+
+def _index_type(count: int) -> type:
+    return np.int32 if count <= np.iinfo(np.int32).max else np.int64
+
+
+def positions_of(flags: np.ndarray, nnz: int) -> np.ndarray:
+    """The indices of the ``nnz`` nonzero entries of ``flags``, increasing: int32 where they fit,
+    found a chunk at a time, so a dense delta of n elements needs 4n bytes for them, not 8n."""
+    out = np.empty(nnz, _index_type(flags.size))
+    k = 0
+    for start in range(0, flags.size, INDEX_CHUNK):
+        part = np.flatnonzero(flags[start : start + INDEX_CHUNK])
+        out[k : k + part.size] = part + start
+        k += part.size
+    return out
 
 
 def _operands(data: np.ndarray | None, dtype: DType, base: np.ndarray | None,

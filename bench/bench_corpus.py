@@ -475,7 +475,6 @@ def run_ckv(row, ckpts, scope, work: Path, series: str, repeat: int = 1, dt: str
         commit_log.append(log)
     repo.close()  # measure the repository at rest (SQLite folds its WAL back in on close)
     store = dir_bytes(repo_dir / ".ckv")
-    repo = ckvcs.Repo.open(str(repo_dir))  # check out as a new process would: empty cache
     expected = [{r: c.files[r] for r in scope_files(c, scope)} for c in ckpts]
     raw = [sum(len(b) for b in e.values()) for e in expected]
     for log, r in zip(commit_log, raw):
@@ -485,6 +484,9 @@ def run_ckv(row, ckpts, scope, work: Path, series: str, repeat: int = 1, dt: str
     tags_ok = all(res.tag == f"step-{c.step}" for res, c in zip(results, ckpts))
     td, failures = math.inf, []
     for rep in range(max(1, repeat)):
+        # every pass checks out as a new process would: an empty decoded-tensor cache (the series
+        # fits in it, so a second pass through one Repo would measure cache hits, not decoding)
+        repo = ckvcs.Repo.open(str(repo_dir))
         t = 0.0
         for c, res, exp in zip(ckpts, results, expected):
             out = work / f"out-{series}-{scope}" / c.name
@@ -506,6 +508,8 @@ def run_ckv(row, ckpts, scope, work: Path, series: str, repeat: int = 1, dt: str
                 del got
             shutil.rmtree(out)
         td = min(td, t)
+        if hasattr(repo, "close"):
+            repo.close()
     row.n_files = sum(len(e) for e in expected)
     row.raw_bytes = sum(raw)
     row.stored_bytes = store

@@ -289,22 +289,28 @@ class _PyValues:
         return (self.at + 7) // 8 * 8 == len(self.raw_bits) and not any(self.raw_bits[self.at :])
 
 
-def np_rc_encode_values(data: np.ndarray, base: np.ndarray, positions: np.ndarray, w: int, is_float: bool,
+def _selected(sel: np.ndarray, dense: bool) -> list[int]:
+    return np.flatnonzero(sel).tolist() if dense else np.asarray(sel, np.int64).tolist()
+
+
+def np_rc_encode_values(data: np.ndarray, base: np.ndarray, sel: np.ndarray, dense: bool, w: int, is_float: bool,
                         kmax: int, short: bool) -> tuple[np.ndarray, np.ndarray]:
     """Twin of :func:`rc_encode_values`."""
     model, enc = _PyValues(w, is_float, kmax, short), _PyEncoder()
-    for i in positions.tolist():
+    for i in _selected(sel, dense):
         model.encode(enc, int(data[i]), int(base[i]))
     return enc.finish(), model.raw()
 
 
-def np_rc_decode_values(base: np.ndarray, positions: np.ndarray, buf: np.ndarray, raw: np.ndarray, w: int,
+def np_rc_decode_values(base: np.ndarray, sel: np.ndarray, dense: bool, buf: np.ndarray, raw: np.ndarray, w: int,
                         is_float: bool, kmax: int, short: bool) -> tuple[np.ndarray, int]:
     """Twin of :func:`rc_decode_values`."""
     model, dec = _PyValues(w, is_float, kmax, short), _PyDecoder(buf)
     model.raw_bits = np.unpackbits(np.asarray(raw, np.uint8), bitorder="little").tolist()
     res = base.copy()
-    for i in np.asarray(positions, np.int64).tolist():
+    if dense and sel.size != base.size:
+        return res, ERR_RANGE
+    for i in _selected(sel, dense):
         if not 0 <= i < base.size:
             return res, ERR_RANGE
         y = model.decode(dec, int(base[i]))

@@ -111,16 +111,15 @@ class TpdeCodec(Codec):
         pos_mode = _POS_NAMES.get(self.positions) if self.positions != "auto" else _auto_positions(mask, nnz)
         val_mode = (_VAL_NAMES.get(self.values) if self.values != "auto"
                     else _auto_values(data, base, dtype, nnz))
-        index = positions_of(mask, nnz)
-        pos_mode, pos_stream = self._positions(pos_mode, data, base, mask, index, w)
-        val_mode, val_streams = self._values(val_mode, data, base, index, dtype)
+        pos_mode, pos_stream = self._positions(pos_mode, data, base, mask, nnz, w)
+        val_mode, val_streams = self._values(val_mode, data, base, mask, nnz, dtype)
         head = _HEAD.pack(pos_mode, val_mode, self.kmax, 0, nnz)
         return head + pack_streams([pos_stream, *val_streams], self.level)
 
-    def _positions(self, mode: int | None, data: np.ndarray, base: np.ndarray, mask: np.ndarray,
-                   index: np.ndarray, w: int) -> tuple[int, np.ndarray]:
-        """(mode, stream); mode None: the smallest candidate. ``index``: the changed positions."""
-        n, nnz, K = data.size, index.size, _kernels()
+    def _positions(self, mode: int | None, data: np.ndarray, base: np.ndarray, mask: np.ndarray, nnz: int,
+                   w: int) -> tuple[int, np.ndarray]:
+        """(mode, stream); mode None: the smallest candidate."""
+        n, K = data.size, _kernels()
         cands = []
         # Large sparse tensors try gaps against the one range-coded mode that counting prefers.
         model = _mask_model(mask) if mode is None and n > SMALL else None
@@ -129,7 +128,7 @@ class TpdeCodec(Codec):
         if mode == POS_BLOCKS or (mode is None and model in (None, POS_BLOCKS)):
             cands.append((POS_BLOCKS, K.rc_encode_mask(data, base, w, True)))
         if mode == POS_GAPS or (mode is None and nnz * 16 <= n):
-            cands.append((POS_GAPS, K.elias_encode(_ro(index.astype(np.int64, copy=False)))))
+            cands.append((POS_GAPS, K.elias_encode(_ro(np.flatnonzero(mask)))))
         if mode == POS_BITMAP or (mode is None and n <= SMALL):
             cands.append((POS_BITMAP, np.packbits(mask)))
         if len(cands) > 1:
@@ -139,16 +138,19 @@ class TpdeCodec(Codec):
             cands.sort(key=size)
         return cands[0]
 
-    def _values(self, mode: int | None, data: np.ndarray, base: np.ndarray, index: np.ndarray,
+    def _values(self, mode: int | None, data: np.ndarray, base: np.ndarray, mask: np.ndarray, nnz: int,
                 dtype: DType) -> tuple[int, list[np.ndarray]]:
         cands = []
+        if mode in (None, VAL_MODEL, VAL_SHORT):
+            dense = _dense(nnz, data.size)
+            sel = _ro(mask.view(np.uint8) if dense else positions_of(mask, nnz))
         for m, short in ((VAL_MODEL, False), (VAL_SHORT, True)):
             if mode in (None, m):
-                rc, raw = _kernels().rc_encode_values(data, base, _ro(index), dtype.itemsize * 8, dtype.is_float,
+                rc, raw = _kernels().rc_encode_values(data, base, sel, dense, dtype.itemsize * 8, dtype.is_float,
                                                       self.kmax, short)
                 cands.append((m, [rc, raw]))
         if mode in (None, VAL_PLANES):
-            dv = ordered_diff(data[index], base[index], dtype.is_float)
+            dv = ordered_diff(data[mask], base[mask], dtype.is_float)
             cands.append((VAL_PLANES, split_planes(zigzag(dv))))
         if len(cands) > 1:
             cands.sort(key=lambda c: len(pack_streams(c[1], self.level)))
@@ -180,15 +182,16 @@ class TpdeCodec(Codec):
             raise ValueError(f"tpde: {e}") from e
         streams = [np.frombuffer(s, np.uint8) for s in raw_streams]
         w, is_float = dtype.itemsize * 8, dtype.is_float
-        index = _decode_positions(pos_mode, streams[0], base, nnz, w)
+        sel, dense = _decode_positions(pos_mode, streams[0], base, nnz, w)
         if val_mode != VAL_PLANES:
-            out, err = _kernels().rc_decode_values(base, _ro(index), streams[1], streams[2], w, is_float, kmax,
+            out, err = _kernels().rc_decode_values(base, _ro(sel), dense, streams[1], streams[2], w, is_float, kmax,
                                                    val_mode == VAL_SHORT)
             _check(err)
             return out
         z = join_planes([bytes(v) for v in streams[1:]], dtype.bits, nnz)
         if np.any(z == 0):
             raise ValueError("tpde: a changed element with a zero difference")
+        index = sel.view(bool) if dense else sel
         out = base.copy()
         out[index] = apply_diff(base[index], unzigzag(z), is_float)
         return out
@@ -243,13 +246,21 @@ def _short_pays(data: np.ndarray, base: np.ndarray, dtype: DType) -> bool:
     return p1 + 2 * p2 + (2 + depth) * (1 - p1 - p2) < depth
 
 
-def _decode_positions(mode: int, stream: np.ndarray, base: np.ndarray, nnz: int, w: int) -> np.ndarray:
-    """The ``nnz`` changed positions (int64, increasing, in range); ValueError on anything else."""
+def _dense(nnz: int, count: int) -> bool:
+    """Whether the value kernels walk a flag per element rather than a list of positions: where at
+    least 3/4 changed, the flags' test is predictable and building positions would cost more."""
+    return nnz * 4 >= count * 3
+
+
+def _decode_positions(mode: int, stream: np.ndarray, base: np.ndarray, nnz: int,
+                      w: int) -> tuple[np.ndarray, bool]:
+    """The changed elements, as ``(sel, dense)`` for the value kernels: their ``nnz`` positions
+    (increasing, in range), or (bitmap mode) a 0/1 flag per element; ValueError on anything else."""
     count, K = base.size, _kernels()
     if mode == POS_GAPS:
         positions, err = K.elias_decode(stream, nnz, count)
         _check(err)  # positions are increasing and in range
-        return positions
+        return positions, False
     if mode == POS_BITMAP:
         if stream.size != (count + 7) // 8:
             raise ValueError("tpde bitmap has the wrong length")
@@ -259,10 +270,12 @@ def _decode_positions(mode: int, stream: np.ndarray, base: np.ndarray, nnz: int,
         flags = bits[:count]
         if int(np.count_nonzero(flags)) != nnz:
             raise ValueError("tpde bitmap disagrees with the changed-element count")
-        return positions_of(flags, nnz)
+        if _dense(nnz, count):
+            return flags, True
+        return positions_of(flags, nnz), False
     positions, err = K.rc_decode_mask(stream, base, w, mode == POS_BLOCKS, np.zeros(nnz + 1, _index_type(count)))
     _check(err)
-    return positions
+    return positions, False
 
 
 INDEX_CHUNK = 1 << 20

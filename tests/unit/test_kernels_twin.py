@@ -177,16 +177,25 @@ def test_mask_blocks_with_clustered_changes(case: tuple[int, np.ndarray, np.ndar
     assert err == 0 and pos.tobytes() == np.flatnonzero(data != base).astype(np.int64).tobytes()
 
 
+def selection(data: np.ndarray, base: np.ndarray, how: str) -> tuple[np.ndarray, bool]:
+    """The changed elements as the codec passes them: int32 or int64 positions, or a flag per element."""
+    if how == "flags":
+        return (data != base).astype(np.uint8), True
+    return np.flatnonzero(data != base).astype(np.int32 if how == "int32" else np.int64), False
+
+
 @FAST
-@given(pairs(), st.booleans(), st.sampled_from([0, 1, 3, 6]), st.booleans())
-def test_value_kernels(case: tuple[int, np.ndarray, np.ndarray], is_float: bool, kmax: int, short: bool) -> None:
+@given(pairs(), st.booleans(), st.sampled_from([0, 1, 3, 6]), st.booleans(), st.sampled_from(["int32", "int64", "flags"]))
+def test_value_kernels(case: tuple[int, np.ndarray, np.ndarray], is_float: bool, kmax: int, short: bool,
+                       how: str) -> None:
     w, base, data = case
-    pos = np.flatnonzero(data != base).astype(np.int32 if kmax % 2 else np.int64)  # the codec passes either
-    coded = K.rc_encode_values(data, base, pos, w, is_float, kmax, short)
-    same(coded, K.np_rc_encode_values(data, base, pos, w, is_float, kmax, short))
-    out, err = K.rc_decode_values(base, pos, *coded, w, is_float, kmax, short)
-    assert err == 0 and out.tobytes() == data.tobytes()
-    same((out, err), K.np_rc_decode_values(base, pos, *coded, w, is_float, kmax, short))
+    sel, dense = selection(data, base, how)
+    coded = K.rc_encode_values(data, base, sel, dense, w, is_float, kmax, short)
+    same(coded, K.np_rc_encode_values(data, base, sel, dense, w, is_float, kmax, short))
+    for s2, d2 in (selection(data, base, "int64"), selection(data, base, "flags")):  # either reads the other's
+        out, err = K.rc_decode_values(base, s2, d2, *coded, w, is_float, kmax, short)
+        assert err == 0 and out.tobytes() == data.tobytes()
+        same((out, err), K.np_rc_decode_values(base, s2, d2, *coded, w, is_float, kmax, short))
 
 
 @FAST
@@ -197,7 +206,7 @@ def test_decoders_agree_on_garbage(case: tuple[int, np.ndarray, np.ndarray], is_
     w, base, data = case
     mbuf = K.rc_encode_mask(data, base, w, blocks)
     pos = np.flatnonzero(data != base)
-    vbuf, raw = K.rc_encode_values(data, base, pos, w, is_float, 3, short)
+    vbuf, raw = K.rc_encode_values(data, base, pos, False, w, is_float, 3, short)
 
     def mutate(buf: np.ndarray) -> np.ndarray:
         how = data_.draw(st.sampled_from(["cut", "extend", "flip", "random"]))
@@ -216,11 +225,17 @@ def test_decoders_agree_on_garbage(case: tuple[int, np.ndarray, np.ndarray], is_
     m2 = mutate(mbuf)
     same(K.rc_decode_mask(m2, base, w, blocks, slots(nnz)), K.np_rc_decode_mask(m2, base, w, blocks, slots(nnz)))
     v2, r2 = (mutate(vbuf), raw) if data_.draw(st.booleans()) else (vbuf, mutate(raw))
-    if data_.draw(st.booleans()) and pos.size:  # positions out of range: refused, never followed
-        pos = pos.copy()
-        pos[data_.draw(st.integers(0, pos.size - 1))] = data_.draw(st.sampled_from([-1, base.size, 2**40]))
-    same(K.rc_decode_values(base, pos, v2, r2, w, is_float, 3, short),
-         K.np_rc_decode_values(base, pos, v2, r2, w, is_float, 3, short))
+    sel, dense = pos, False
+    how = data_.draw(st.sampled_from(["ok", "bad_position", "flags", "short_flags"]))
+    if how == "bad_position" and pos.size:  # refused, never followed
+        sel = pos.copy()
+        sel[data_.draw(st.integers(0, pos.size - 1))] = data_.draw(st.sampled_from([-1, base.size, 2**40]))
+    elif how in ("flags", "short_flags"):
+        sel, dense = (data != base).astype(np.uint8), True
+        if how == "short_flags":
+            sel = sel[: data_.draw(st.integers(0, sel.size))] if data_.draw(st.booleans()) else np.append(sel, 1)
+    same(K.rc_decode_values(base, sel, dense, v2, r2, w, is_float, 3, short),
+         K.np_rc_decode_values(base, sel, dense, v2, r2, w, is_float, 3, short))
 
 
 @pytest.mark.parametrize("w", list(WIDTHS))
@@ -234,9 +249,9 @@ def test_value_extremes(w: int) -> None:
     for is_float in (False, True):
         for kmax in (0, KMAX_LIMIT):
             for short in (False, True):
-                coded = K.rc_encode_values(data, base, pos, w, is_float, kmax, short)
-                same(coded, K.np_rc_encode_values(data, base, pos, w, is_float, kmax, short))
-                out, err = K.rc_decode_values(base, pos, *coded, w, is_float, kmax, short)
+                coded = K.rc_encode_values(data, base, pos, False, w, is_float, kmax, short)
+                same(coded, K.np_rc_encode_values(data, base, pos, False, w, is_float, kmax, short))
+                out, err = K.rc_decode_values(base, pos, False, *coded, w, is_float, kmax, short)
                 assert err == 0 and out.tobytes() == data.tobytes()
 
 

@@ -260,7 +260,7 @@ def _decode_positions(mode: int, stream: np.ndarray, base: np.ndarray, nnz: int,
     if mode == POS_GAPS:
         positions, err = K.elias_decode(stream, nnz, count)
         _check(err)  # positions are increasing and in range
-        return positions, False
+        return positions.astype(_index_type(count), copy=False), False  # one index type: fewer compiled kernels
     if mode == POS_BITMAP:
         if stream.size != (count + 7) // 8:
             raise ValueError("tpde bitmap has the wrong length")

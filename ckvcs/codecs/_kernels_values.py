@@ -222,7 +222,7 @@ def _encode_values(data: np.ndarray, base: np.ndarray, sel: np.ndarray, dense: b
     out, raw = _value_buffers(nnz, depth, kmax)
     o, low, rng = 0, _U0, _M32
     r, acc, nacc, pl = 0, _U0, 0, 0
-    for j in range(data.size if dense else nnz):
+    for j in range(sel.size):  # dense: one flag per element; else: the nnz positions
         if dense:
             if sel[j] == 0:
                 continue

@@ -173,8 +173,7 @@ class TpdeCodec(Codec):
         # No stream of a valid payload is longer than this (range coder: <= 1 byte a decision, a mask
         # makes at most count + count/16 of them; raw bits and gap codes: <= 8 and 10 bytes a change),
         # so a lying table cannot allocate more.
-        tree_depth = (8 * dtype.itemsize).bit_length() - 1  # log2 of the element width
-        per_change = max(10, 3 + tree_depth + KMAX_LIMIT)
+        per_change = max(10, 3 + _tree_depth(dtype) + KMAX_LIMIT)
         cap = max(count + count // BLOCK + 1, nnz * per_change) + 16
         try:
             raw_streams = unpack_streams(mv[_HEAD.size :], expect=1 + n_val, max_raw=cap)
@@ -242,8 +241,14 @@ def _short_pays(data: np.ndarray, base: np.ndarray, dtype: DType) -> bool:
     z = zigzag(ordered_diff(ds[changed], bs[changed], dtype.is_float))  # |d| = 1: z <= 2; |d| = 2, 3: z <= 6
     p1 = int(np.count_nonzero(z <= 2)) / k
     p2 = int(np.count_nonzero(z <= 6)) / k - p1
-    depth = (8 * dtype.itemsize).bit_length() - 1
+    depth = _tree_depth(dtype)
     return p1 + 2 * p2 + (2 + depth) * (1 - p1 - p2) < depth
+
+
+def _tree_depth(dtype: DType) -> int:
+    """Decisions of the length tree: log2 of the element width (the kernels' ``tree_depth``, here
+    without importing numba)."""
+    return (8 * dtype.itemsize).bit_length() - 1
 
 
 def _dense(nnz: int, count: int) -> bool:

@@ -32,6 +32,9 @@ Coders:
     sign (context = base sign and L), the ``kmax`` bits below the leading one
     (context = L, two base mantissa bits, bits so far); lower bits verbatim
     into a raw LSB-first bitstream.
+* Static rANS (``_rans``): for 1- and 2-byte elements, one symbol per changed
+  element (bit length and sign; a frequency table per base exponent byte,
+  chosen per tensor and stored with it), the bits below the leading one raw.
 * The value kernels take the changed elements as ``sel``: their positions
   (int32/int64, increasing), or, with ``dense``, a 0/1 byte per element.
   Looping over positions beats testing every element where the CPU cannot
@@ -39,7 +42,8 @@ Coders:
   every element changed (fp32 saves), walking the flags is cheaper than
   building positions. The mask decoder writes positions branch-free.
 
-The value model's kernels are in ``_kernels_values`` (re-exported here).
+The value model's kernels are in ``_kernels_values`` and the rANS ones in ``_rans``
+(both re-exported here).
 docs/format.md ("Delta payloads") specifies every bit written here.
 """
 from __future__ import annotations
@@ -422,4 +426,5 @@ def orthonormal_rows(a: np.ndarray, tol: float) -> np.ndarray:
 # The value model lives in _kernels_values, the reference twins in _kernels_ref (both imported
 # last: they read the coder and the constants above).
 from ._kernels_values import rc_decode_values, rc_encode_values  # noqa: E402,F401
+from ._rans import rans_decode_values, rans_encode_values  # noqa: E402,F401
 from ._kernels_ref import *  # noqa: E402,F401,F403

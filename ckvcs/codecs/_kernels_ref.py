@@ -352,3 +352,77 @@ def np_orthonormal_rows(a: np.ndarray, tol: float) -> np.ndarray:
             norm = float(np.sqrt(nv))
             rows.append([x / norm for x in v])
     return np.array(rows, np.float64).reshape(len(rows), np.shape(a)[1])
+
+
+def np_rans_encode_values(data: np.ndarray, base: np.ndarray, pos: np.ndarray, w: int,
+                          is_float: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Twin of :func:`rans_encode_values`."""
+    from ._rans import RANS_BITS, RANS_LOW, alphabet, normalize, table_bytes
+
+    model = _PyValues(w, is_float, 0, False)
+    syms, hist = [], np.zeros((256, alphabet(w)), np.int64)
+    for i in np.asarray(pos, np.int64).tolist():
+        b = int(base[i])
+        d = (model.ordered(int(data[i])) - model.ordered(b)) % (1 << w)
+        neg = d >> (w - 1)
+        mag = (1 << w) - d if neg else d
+        L = mag.bit_length()
+        c, s = _py_exp_ctx(b, w), 2 * L + neg
+        syms.append((c, s))
+        hist[c, s] += 1
+        model.raw_bits += [(mag >> j) & 1 for j in range(L - 1)]
+    freq = normalize(hist)
+    cum = np.concatenate([np.zeros((256, 1), np.int64), np.cumsum(freq, axis=1)[:, :-1]], axis=1)
+    out: list[int] = []  # bytes in the order they are emitted (reversed at the end)
+    x = RANS_LOW
+    for c, s in reversed(syms):
+        f = int(freq[c, s])
+        while x >= ((RANS_LOW >> RANS_BITS) << 8) * f:
+            out.append(x & 0xFF)
+            x >>= 8
+        x = (x // f << RANS_BITS) + x % f + int(cum[c, s])
+    out += [(x >> (8 * q)) & 0xFF for q in range(4)]
+    return table_bytes(freq), np.array(out[::-1], np.uint8), model.raw()
+
+
+def np_rans_decode_values(base: np.ndarray, pos: np.ndarray, table: np.ndarray, buf: np.ndarray, raw: np.ndarray,
+                          w: int, is_float: bool) -> tuple[np.ndarray, int]:
+    """Twin of :func:`rans_decode_values`."""
+    from ._rans import RANS_BITS, RANS_LOW, parse_table
+
+    res = base.copy()
+    freq = parse_table(table, w)
+    if freq is None:
+        return res, ERR_RANGE
+    data = [int(v) for v in np.asarray(buf, np.uint8)]
+    if len(data) < 4:
+        return res, ERR_TRUNCATED
+    x = int.from_bytes(bytes(data[:4]), "big")
+    if not RANS_LOW <= x < 1 << 31:
+        return res, ERR_RANGE
+    o = 4
+    model = _PyValues(w, is_float, 0, False)
+    model.raw_bits = np.unpackbits(np.asarray(raw, np.uint8), bitorder="little").tolist()
+    for i in np.asarray(pos, np.int64).tolist():
+        if not 0 <= i < base.size:
+            return res, ERR_RANGE
+        b = int(base[i])
+        row = [int(f) for f in freq[_py_exp_ctx(b, w)]]
+        if sum(row) == 0:
+            return res, ERR_RANGE
+        slot, s, cum = x % (1 << RANS_BITS), 0, 0
+        while cum + row[s] <= slot:
+            cum += row[s]
+            s += 1
+        x = row[s] * (x >> RANS_BITS) + slot - cum
+        while x < RANS_LOW:  # at most twice: x >= 2**11 after a symbol
+            x = (x << 8) | (data[o] if o < len(data) else 0)
+            o += 1
+        L, neg = s >> 1, s & 1
+        low = sum(bit << j for j, bit in enumerate(model.raw_bits[model.at : model.at + L - 1]))
+        model.at += L - 1
+        mag = (1 << (L - 1)) | low
+        d = ((1 << w) - mag) % (1 << w) if neg else mag
+        res[i] = model.ordered((model.ordered(b) + d) % (1 << w))
+    ok = x == RANS_LOW and o == len(data) and model.raw_done()
+    return res, (0 if ok else ERR_TRUNCATED)

@@ -18,18 +18,22 @@ Payload (docs/format.md, "Delta payloads", has every bit)::
     u8  position mode   0 gaps (Elias-delta), 1 bitmap, 2 model (range coded),
                         3 blocks (range coded, "any change?" per 16 elements first)
     u8  value mode      0 planes (zig-zag, byte planes), 1 model (range coded),
-                        2 short (range coded, "one ulp? two or three?" before the length tree)
+                        2 short (range coded, "one ulp? two or three?" before the length tree),
+                        3 rans (a static rANS symbol a change; 1- and 2-byte elements only)
     u8  kmax            value model: bits below the leading one that are modelled
     u8  reserved        0
     u64 nnz             changed elements, <= count
     stream set (``_streams``): one position stream, then the value streams
-                        (planes: itemsize planes; model: range-coded, raw bits)
+                        (planes: itemsize planes; model, short: range-coded, raw bits;
+                        rans: frequency table, rANS symbols, raw bits)
 
 The encoder picks each mode per tensor (``"auto"``) or as configured: small
 tensors try every mode and keep the smallest; large ones pick by counting
 (blocks where at least 1/8 of the 16-element blocks did not change; short
 lengths where, on a sample, they take fewer coder decisions than the tree —
-the two modes cost about the same bits and differ in speed). Decoding
+the two modes cost about the same bits and differ in speed; rans for large bf16/fp16/fp8
+tensors, where it costs about 0.5% more than the adaptive model and decodes three times
+faster). Decoding
 validates every count and offset and raises ValueError on garbage.
 """
 from __future__ import annotations
@@ -49,9 +53,11 @@ from .registry import register
 
 _HEAD = struct.Struct("<BBBBQ")
 POS_GAPS, POS_BITMAP, POS_MODEL, POS_BLOCKS = 0, 1, 2, 3
-VAL_PLANES, VAL_MODEL, VAL_SHORT = 0, 1, 2
+VAL_PLANES, VAL_MODEL, VAL_SHORT, VAL_RANS = 0, 1, 2, 3
 _POS_NAMES = {"gaps": POS_GAPS, "bitmap": POS_BITMAP, "model": POS_MODEL, "blocks": POS_BLOCKS}
-_VAL_NAMES = {"planes": VAL_PLANES, "model": VAL_MODEL, "short": VAL_SHORT}
+_VAL_NAMES = {"planes": VAL_PLANES, "model": VAL_MODEL, "short": VAL_SHORT, "rans": VAL_RANS}
+RANS_MAX_WIDTH = 16  # value mode rans takes elements of at most this many bits (the kernels' own)
+RANS_MIN = 1 << 12   # "auto": large tensors use rans from this many changes (its table is ~2 KB)
 BLOCK = 16         # elements per "any change?" decision of position mode blocks (the kernels' BLOCK)
 SHORT_SAMPLE = 1 << 13  # elements the short-lengths rule looks at
 KMAX_LIMIT = 10  # value model: at most this many bits below the leading one are modelled
@@ -111,6 +117,8 @@ class TpdeCodec(Codec):
         pos_mode = _POS_NAMES.get(self.positions) if self.positions != "auto" else _auto_positions(mask, nnz)
         val_mode = (_VAL_NAMES.get(self.values) if self.values != "auto"
                     else _auto_values(data, base, dtype, nnz))
+        if val_mode == VAL_RANS and (w > RANS_MAX_WIDTH or nnz == 0):
+            val_mode = _auto_values(data, base, dtype, nnz)  # configured for a whole repo: wider tensors go on
         pos_mode, pos_stream = self._positions(pos_mode, data, base, mask, nnz, w)
         val_mode, val_streams = self._values(val_mode, data, base, mask, nnz, dtype)
         head = _HEAD.pack(pos_mode, val_mode, self.kmax, 0, nnz)
@@ -141,7 +149,7 @@ class TpdeCodec(Codec):
     def _values(self, mode: int | None, data: np.ndarray, base: np.ndarray, mask: np.ndarray, nnz: int,
                 dtype: DType) -> tuple[int, list[np.ndarray]]:
         cands = []
-        if mode in (None, VAL_MODEL, VAL_SHORT):
+        if mode in (None, VAL_MODEL, VAL_SHORT, VAL_RANS):
             dense = _dense(nnz, data.size)
             sel = _ro(mask.view(np.uint8) if dense else positions_of(mask, nnz))
         for m, short in ((VAL_MODEL, False), (VAL_SHORT, True)):
@@ -149,6 +157,10 @@ class TpdeCodec(Codec):
                 rc, raw = _kernels().rc_encode_values(data, base, sel, dense, dtype.itemsize * 8, dtype.is_float,
                                                       self.kmax, short)
                 cands.append((m, [rc, raw]))
+        if (mode == VAL_RANS or (mode is None and nnz)) and dtype.itemsize * 8 <= RANS_MAX_WIDTH:
+            pos = positions_of(mask, nnz) if dense else sel
+            cands.append((VAL_RANS, list(_kernels().rans_encode_values(data, base, _ro(pos), dtype.itemsize * 8,
+                                                                       dtype.is_float))))
         if mode in (None, VAL_PLANES):
             dv = ordered_diff(data[mask], base[mask], dtype.is_float)
             cands.append((VAL_PLANES, split_planes(zigzag(dv))))
@@ -165,16 +177,20 @@ class TpdeCodec(Codec):
         if len(mv) < _HEAD.size:
             raise ValueError("tpde payload shorter than its header")
         pos_mode, val_mode, kmax, reserved, nnz = _HEAD.unpack_from(mv, 0)
-        if pos_mode > POS_BLOCKS or val_mode > VAL_SHORT or kmax > KMAX_LIMIT or reserved:
+        if pos_mode > POS_BLOCKS or val_mode > VAL_RANS or kmax > KMAX_LIMIT or reserved:
             raise ValueError("tpde header has an unknown mode")
+        if val_mode == VAL_RANS and dtype.itemsize * 8 > RANS_MAX_WIDTH:
+            raise ValueError(f"tpde value mode rans on {dtype.itemsize}-byte elements")
         if nnz > count:
             raise ValueError(f"tpde header claims {nnz} changes in {count} elements")
-        n_val = dtype.itemsize if val_mode == VAL_PLANES else 2
+        n_val = {VAL_PLANES: dtype.itemsize, VAL_RANS: 3}.get(val_mode, 2)
         # No stream of a valid payload is longer than this (range coder: <= 1 byte a decision, a mask
         # makes at most count + count/16 of them; raw bits and gap codes: <= 8 and 10 bytes a change),
         # so a lying table cannot allocate more.
         per_change = max(10, 3 + _tree_depth(dtype) + KMAX_LIMIT)
-        cap = max(count + count // BLOCK + 1, nnz * per_change) + 16
+        # (and a rans table: 2 bytes, then 1 + 4 * (w + 1) a context, at most one context a change)
+        table = 2 + min(nnz, 256) * (1 + 4 * (dtype.itemsize * 8 + 1))
+        cap = max(count + count // BLOCK + 1, nnz * per_change, table) + 16
         try:
             raw_streams = unpack_streams(mv[_HEAD.size :], expect=1 + n_val, max_raw=cap)
         except zstandard.ZstdError as e:  # a garbled zstd frame header; the contract is ValueError
@@ -182,6 +198,11 @@ class TpdeCodec(Codec):
         streams = [np.frombuffer(s, np.uint8) for s in raw_streams]
         w, is_float = dtype.itemsize * 8, dtype.is_float
         sel, dense = _decode_positions(pos_mode, streams[0], base, nnz, w)
+        if val_mode == VAL_RANS:
+            pos = positions_of(sel, nnz) if dense else sel
+            out, err = _kernels().rans_decode_values(base, _ro(pos), *streams[1:], w, is_float)
+            _check(err)
+            return out
         if val_mode != VAL_PLANES:
             out, err = _kernels().rc_decode_values(base, _ro(sel), dense, streams[1], streams[2], w, is_float, kmax,
                                                    val_mode == VAL_SHORT)
@@ -226,6 +247,8 @@ def _auto_values(data: np.ndarray, base: np.ndarray, dtype: DType, nnz: int) -> 
         return None
     if not dtype.is_float:
         return VAL_PLANES
+    if dtype.itemsize * 8 <= RANS_MAX_WIDTH and nnz >= RANS_MIN:
+        return VAL_RANS
     return VAL_SHORT if _short_pays(data, base, dtype) else VAL_MODEL
 
 

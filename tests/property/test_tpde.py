@@ -1,8 +1,9 @@
 """``tpde`` is lossless bit for bit on every dtype, in every mode, and refuses garbage with ValueError.
 
 Round trips compare ``.tobytes()``: NaN payloads, -0.0/+0.0, Inf and
-subnormals must come back exactly. Every position mode (gaps, bitmap, model)
-is crossed with every value mode (planes, model) as well as ``auto``; inputs
+subnormals must come back exactly. Every position mode (gaps, bitmap, model,
+blocks) is crossed with every value mode (planes, model, short, rans; rans on
+wider than 2-byte elements falls back to ``auto``) as well as ``auto``; inputs
 are hypothesis pairs with none / one / few / many / all elements changed, the
 fixed edge arrays of ``strategies``, and a tensor large enough for ``auto`` to
 pick modes by heuristics instead of trying them all.
@@ -23,7 +24,8 @@ from ckvcs.codecs.tpde import SMALL, TpdeCodec
 from ckvcs.format import DTYPES, DType
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-MODES = [("auto", "auto")] + [(p, v) for p in ("gaps", "bitmap", "model", "blocks") for v in ("planes", "model", "short")]
+MODES = [("auto", "auto")] + [(p, v) for p in ("gaps", "bitmap", "model", "blocks")
+                               for v in ("planes", "model", "short", "rans")]
 
 
 def roundtrip(codec: TpdeCodec, dt: DType, base: np.ndarray, data: np.ndarray) -> bytes:
@@ -98,9 +100,10 @@ def _modes(payload: bytes) -> tuple[int, int]:
     return payload[0], payload[1]
 
 
-def test_large_tensor_rules_pick_blocks_and_short_lengths() -> None:
-    """Counting, not trying: changes clustered in rows take the block mask; one-ulp moves take short
-    lengths; wide fp32 moves keep the plain length tree. Every choice round-trips."""
+def test_large_tensor_rules_pick_blocks_rans_and_short_lengths() -> None:
+    """Counting, not trying: changes clustered in rows take the block mask; 2-byte floats take rans
+    values; wider ones take short lengths for one-ulp moves and keep the plain length tree for
+    wide moves. Every choice round-trips."""
     rng = np.random.default_rng(3)
     rows, cols = 600, 256
     bf = DTYPES["BF16"]
@@ -110,14 +113,20 @@ def test_large_tensor_rules_pick_blocks_and_short_lengths() -> None:
     moved = (rng.random((rows, cols)) < 0.5) & hot[:, None]
     data[moved] += np.where(rng.random(int(moved.sum())) < 0.5, 1, 0xFFFF).astype(np.uint16)
     data = data.reshape(-1)
-    assert _modes(roundtrip(tpde(), bf, base, data)) == (3, 2)          # blocks, short
+    assert _modes(roundtrip(tpde(), bf, base, data)) == (3, 3)          # blocks, rans
     spread = base.copy()
     spread[rng.random(base.size) < 0.4] += np.uint16(1)                 # no block is left empty
-    assert _modes(roundtrip(tpde(), bf, base, spread)) == (2, 2)        # model, short
+    assert _modes(roundtrip(tpde(), bf, base, spread)) == (2, 3)        # model, rans
+    few = base.copy()
+    few[rng.choice(base.size, 1000, replace=False)] ^= np.uint16(1)     # too few changes for a table
+    assert _modes(roundtrip(tpde(), bf, base, few))[1] == 2             # short
     f32 = DTYPES["F32"]
     fb = rng.normal(0, 0.05, SMALL + 1000).astype(np.float32)
     fd = (fb + rng.normal(0, 1e-4, fb.size).astype(np.float32)).astype(np.float32)
     assert _modes(roundtrip(tpde(), f32, fb.view(np.uint32), fd.view(np.uint32)))[1] == 1  # model
+    ulp = fb.view(np.uint32).copy()
+    ulp[rng.random(ulp.size) < 0.3] += np.uint32(1)
+    assert _modes(roundtrip(tpde(), f32, fb.view(np.uint32), ulp))[1] == 2  # short
 
 
 def test_one_ulp_moves_cost_little() -> None:

@@ -58,7 +58,7 @@ def test_tpde_fixtures_pin_every_mode() -> None:
     heads = {(bytes(parse_frame(_frame(n)).payload)[:2], c["dtype"]) for n, c in CASES.items()
              if c["codec"]["id"] == "tpde"}
     assert {h[0] for h, _ in heads} == {0, 1, 2, 3}   # gaps, bitmap, model, blocks
-    assert {h[1] for h, _ in heads} == {0, 1, 2}      # planes, model, short
+    assert {h[1] for h, _ in heads} == {0, 1, 2, 3}   # planes, model, short, rans
     assert {DTYPES[d].itemsize for _, d in heads} == {1, 2, 4, 8}
 
 

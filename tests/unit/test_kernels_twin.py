@@ -19,7 +19,7 @@ FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthChe
 WIDTHS = {8: np.uint8, 16: np.uint16, 32: np.uint32, 64: np.uint64}
 OUTPUTS = {"rc_decode_mask": (4,)}  # argument positions a kernel writes into: passed writable
 KERNELS = ["elias_encode", "elias_decode", "rc_encode_mask", "rc_decode_mask", "rc_encode_values",
-           "rc_decode_values", "lowrank_predict", "orthonormal_rows"]
+           "rc_decode_values", "rans_encode_values", "rans_decode_values", "lowrank_predict", "orthonormal_rows"]
 
 
 class _AsTheCodecCalls:
@@ -54,7 +54,7 @@ K = _AsTheCodecCalls()
 def test_every_kernel_has_a_twin() -> None:
     for name in KERNELS:
         assert callable(getattr(_K, f"np_{name}"))
-    public = [n for n in dir(_K) if n.startswith(("rc_", "elias_", "lowrank_", "orthonormal_"))]
+    public = [n for n in dir(_K) if n.startswith(("rc_", "rans_", "elias_", "lowrank_", "orthonormal_"))]
     assert sorted(public) == sorted(KERNELS)
 
 
@@ -270,6 +270,74 @@ def test_value_extremes(w: int) -> None:
                 same(coded, K.np_rc_encode_values(data, base, pos, False, w, is_float, kmax, short))
                 out, err = K.rc_decode_values(base, pos, False, *coded, w, is_float, kmax, short)
                 assert err == 0 and out.tobytes() == data.tobytes()
+
+
+# -- rANS values (1- and 2-byte elements) ------------------------------------------------------------
+
+
+@FAST
+@given(pairs(), st.booleans())
+def test_rans_value_kernels(case: tuple[int, np.ndarray, np.ndarray], is_float: bool) -> None:
+    w, base, data = case
+    if w > 16:
+        return
+    pos = np.flatnonzero(data != base).astype(np.int32)
+    coded = K.rans_encode_values(data, base, pos, w, is_float)
+    same(coded, K.np_rans_encode_values(data, base, pos, w, is_float))
+    out, err = K.rans_decode_values(base, pos, *coded, w, is_float)
+    assert err == 0 and out.tobytes() == data.tobytes()
+    same((out, err), K.np_rans_decode_values(base, pos, *coded, w, is_float))
+
+
+@FAST
+@given(pairs(max_len=60), st.booleans(), st.data())
+def test_rans_decoders_agree_on_garbage(case: tuple[int, np.ndarray, np.ndarray], is_float: bool,
+                                        data_: st.DataObject) -> None:
+    """A cut, extended, bit-flipped or random table, symbol stream or raw stream, or a position out of
+    range: the kernel and its twin return the same output and error code, and neither crashes."""
+    w, base, data = case
+    if w > 16:
+        return
+    pos = np.flatnonzero(data != base).astype(np.int32)
+    streams = list(K.rans_encode_values(data, base, pos, w, is_float))
+    k = data_.draw(st.integers(0, 2))
+    b = streams[k].copy()
+    how = data_.draw(st.sampled_from(["cut", "extend", "flip", "random", "position"]))
+    if how == "cut":
+        b = b[: data_.draw(st.integers(0, max(0, b.size - 1)))]
+    elif how == "extend":
+        b = np.concatenate([b, np.frombuffer(data_.draw(st.binary(min_size=1, max_size=4)), np.uint8)])
+    elif how == "flip" and b.size:
+        i = data_.draw(st.integers(0, b.size * 8 - 1))
+        b[i // 8] ^= np.uint8(1 << (i % 8))
+    elif how == "random":
+        b = np.frombuffer(data_.draw(st.binary(max_size=24)), np.uint8)
+    elif how == "position" and pos.size:
+        pos = pos.copy()
+        pos[data_.draw(st.integers(0, pos.size - 1))] = data_.draw(st.sampled_from([-1, base.size, 2**31 - 1]))
+    streams[k] = b
+    same(K.rans_decode_values(base, pos, *streams, w, is_float),
+         K.np_rans_decode_values(base, pos, *streams, w, is_float))
+
+
+@pytest.mark.parametrize("w", [8, 16])
+def test_rans_extremes(w: int) -> None:
+    """Largest differences (bit length w, both signs), sign flips through zero, one element, and a
+    skewed table where a rare symbol gets the smallest frequency (1 of 4096)."""
+    dt = WIDTHS[w]
+    top = np.iinfo(dt).max
+    base = np.array([0, top, 1 << (w - 1), 0, (1 << (w - 1)) - 1, 5, top - 3], dtype=dt)
+    data = np.array([top, 0, 0, 1 << (w - 1), 1 << (w - 1), 4, 2], dtype=dt)
+    skew_base = np.full(20_000, 3, dt)
+    skew = skew_base + dt(1)
+    skew[7777] = top
+    for b, d in ((base, data), (base[:1], data[:1]), (skew_base, skew)):
+        pos = np.flatnonzero(d != b).astype(np.int32)
+        for is_float in (False, True):
+            coded = K.rans_encode_values(d, b, pos, w, is_float)
+            same(coded, K.np_rans_encode_values(d, b, pos, w, is_float))
+            out, err = K.rans_decode_values(b, pos, *coded, w, is_float)
+            assert err == 0 and out.tobytes() == d.tobytes()
 
 
 def test_range_coder_carry_chains() -> None:

@@ -43,24 +43,21 @@ def normalize(hist: np.ndarray) -> np.ndarray:
     """Frequencies summing to RANS_TOTAL in every context that occurs (zero rows elsewhere):
     each symbol seen gets ``max(1, count * TOTAL // n)``; the most frequent one (the first, on a
     tie) absorbs the difference. Deterministic, so the same input always codes the same bytes."""
-    freq = np.zeros(hist.shape, np.int64)
-    for c in np.flatnonzero(hist.sum(axis=1)):
-        row = hist[c].astype(np.int64)
-        f = np.where(row > 0, np.maximum(1, row * RANS_TOTAL // int(row.sum())), 0)
-        top = int(np.argmax(f))
-        f[top] += RANS_TOTAL - int(f.sum())  # stays >= 1: at most 2w ones were rounded up, top >= 4096 / 32
-        freq[c] = f
+    n = hist.sum(axis=1, keepdims=True)
+    freq = np.where(hist > 0, np.maximum(1, hist * RANS_TOTAL // np.maximum(n, 1)), 0).astype(np.int64)
+    top = np.argmax(freq, axis=1)
+    # the top one stays >= 1: at most 2w ones were rounded up, and it holds >= 4096 / 32
+    freq[np.arange(freq.shape[0]), top] += np.where(n[:, 0] > 0, RANS_TOTAL - freq.sum(axis=1), 0)
     return freq
 
 
 def table_bytes(freq: np.ndarray) -> np.ndarray:
     """u16 K, then per context in increasing order: u8 context, alphabet(w) x u16 frequency."""
     used = np.flatnonzero(freq.sum(axis=1))
-    out = bytearray(_COUNT.pack(used.size))
-    for c in used:
-        out.append(int(c))
-        out += freq[c].astype("<u2").tobytes()
-    return np.frombuffer(bytes(out), np.uint8)
+    rec = np.empty((used.size, 1 + 2 * freq.shape[1]), np.uint8)
+    rec[:, 0] = used
+    rec[:, 1:] = freq[used].astype("<u2").view(np.uint8)
+    return np.frombuffer(_COUNT.pack(used.size) + rec.tobytes(), np.uint8)
 
 
 def parse_table(buf: np.ndarray, w: int) -> np.ndarray | None:
@@ -72,18 +69,16 @@ def parse_table(buf: np.ndarray, w: int) -> np.ndarray | None:
     if len(raw) < 2:
         return None
     (k,) = _COUNT.unpack_from(raw, 0)
-    rec = 1 + 2 * a
-    if k > 256 or len(raw) != 2 + k * rec:
+    size = 1 + 2 * a
+    if k > 256 or len(raw) != 2 + k * size:
+        return None
+    rec = np.frombuffer(raw, np.uint8, k * size, 2).reshape(k, size)
+    ctx = rec[:, 0].astype(np.int64)
+    rows = rec[:, 1:].copy().view("<u2").astype(np.int64)
+    if np.any(np.diff(ctx) <= 0) or np.any(rows.sum(axis=1) != RANS_TOTAL) or np.any(rows[:, :2]):
         return None
     freq = np.zeros((256, a), np.int64)
-    prev = -1
-    for j in range(k):
-        at = 2 + j * rec
-        c = raw[at]
-        row = np.frombuffer(raw, "<u2", a, at + 1).astype(np.int64)
-        if c <= prev or int(row.sum()) != RANS_TOTAL or row[0] or row[1]:
-            return None
-        freq[c], prev = row, c
+    freq[ctx] = rows
     return freq
 
 

@@ -357,7 +357,10 @@ def np_orthonormal_rows(a: np.ndarray, tol: float) -> np.ndarray:
 def np_rans_encode_values(data: np.ndarray, base: np.ndarray, pos: np.ndarray, w: int,
                           is_float: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Twin of :func:`rans_encode_values`."""
-    from ._rans import RANS_BITS, RANS_LOW, alphabet, normalize, table_bytes
+    from ._rans import RANS_BITS, RANS_LOW, RANS_MAX_WIDTH, alphabet, normalize, table_bytes
+
+    if not 1 <= w <= RANS_MAX_WIDTH:
+        raise ValueError(f"rans values take elements of at most {RANS_MAX_WIDTH} bits, not {w}")
 
     model = _PyValues(w, is_float, 0, False)
     syms, hist = [], np.zeros((256, alphabet(w)), np.int64)
@@ -388,10 +391,10 @@ def np_rans_encode_values(data: np.ndarray, base: np.ndarray, pos: np.ndarray, w
 def np_rans_decode_values(base: np.ndarray, pos: np.ndarray, table: np.ndarray, buf: np.ndarray, raw: np.ndarray,
                           w: int, is_float: bool) -> tuple[np.ndarray, int]:
     """Twin of :func:`rans_decode_values`."""
-    from ._rans import RANS_BITS, RANS_LOW, parse_table
+    from ._rans import RANS_BITS, RANS_LOW, RANS_MAX_WIDTH, parse_table
 
     res = base.copy()
-    freq = parse_table(table, w)
+    freq = parse_table(table, w) if 1 <= w <= RANS_MAX_WIDTH else None
     if freq is None:
         return res, ERR_RANGE
     data = [int(v) for v in np.asarray(buf, np.uint8)]

@@ -7,12 +7,12 @@ chosen per tensor for each base exponent byte (the context); the L - 1 bits belo
 one go verbatim into the raw LSB-first bitstream the range-coded value modes use.
 
 Why: the adaptive value model spends two to five binary decisions on each change, and each
-decision costs about as much as a whole rANS symbol. On bf16 the static table costs 0.5% more
-bytes and decodes about three times faster. On wider elements it does not pay: fp32 lengths
+decision costs about as much as a whole rANS symbol. On bf16 the static table codes the
+make_corpus deltas in the same bytes and halves the value kernels' time. On wider elements it does not pay: fp32 lengths
 vary over 30 values and drift along a tensor, and a static table costs 19% more than the
 adaptive model (12.0 against 10.1 bits a change), so the mode takes 1- and 2-byte elements only.
 
-docs/format.md ("Value mode 3: rans") specifies the table and the coder.
+docs/format.md ("Value streams", mode 3 rans) specifies the table and the coder.
 """
 from __future__ import annotations
 
@@ -41,8 +41,8 @@ def alphabet(w: int) -> int:
 
 def normalize(hist: np.ndarray) -> np.ndarray:
     """Frequencies summing to RANS_TOTAL in every context that occurs (zero rows elsewhere):
-    each symbol seen gets ``max(1, count * TOTAL // n)``; the most frequent one (the first, on a
-    tie) absorbs the difference. Deterministic, so the same input always codes the same bytes."""
+    each symbol seen gets ``max(1, count * TOTAL // n)``; the largest of those (the lowest
+    symbol on a tie) absorbs the difference. Deterministic, so the same input always codes the same bytes."""
     n = hist.sum(axis=1, keepdims=True)
     freq = np.where(hist > 0, np.maximum(1, hist * RANS_TOTAL // np.maximum(n, 1)), 0).astype(np.int64)
     top = np.argmax(freq, axis=1)
@@ -227,7 +227,10 @@ def _rans_decode(base: np.ndarray, pos: np.ndarray, buf: np.ndarray, raw: np.nda
 def rans_encode_values(data: np.ndarray, base: np.ndarray, pos: np.ndarray, w: int,
                        is_float: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(table, coded symbols, raw bits) of the changed elements at ``pos`` (increasing; every one
-    changed). w <= RANS_MAX_WIDTH."""
+    changed). ValueError if w > RANS_MAX_WIDTH (the raw-bit buffer is sized for at most 15 bits a
+    change)."""
+    if not 1 <= w <= RANS_MAX_WIDTH:
+        raise ValueError(f"rans values take elements of at most {RANS_MAX_WIDTH} bits, not {w}")
     sym, ctx, hist, raw = _rans_symbols(data, base, pos, w, is_float)
     freq = normalize(hist)
     return table_bytes(freq), _rans_encode(sym, ctx, freq), raw
@@ -236,7 +239,10 @@ def rans_encode_values(data: np.ndarray, base: np.ndarray, pos: np.ndarray, w: i
 def rans_decode_values(base: np.ndarray, pos: np.ndarray, table: np.ndarray, buf: np.ndarray, raw: np.ndarray,
                        w: int, is_float: bool) -> tuple[np.ndarray, int]:
     """Base with the coded differences applied at ``pos``; (out, 0 or ERR_*). A malformed
-    table, a position outside the tensor or a base context the table lacks is ERR_RANGE."""
+    table, a position outside the tensor or a base context the table lacks is ERR_RANGE; so is
+    w > RANS_MAX_WIDTH."""
+    if not 1 <= w <= RANS_MAX_WIDTH:
+        return base.copy(), ERR_RANGE
     freq = parse_table(table, w)
     if freq is None:
         return base.copy(), ERR_RANGE

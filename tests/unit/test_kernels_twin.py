@@ -407,3 +407,19 @@ def test_orthonormal_rows(rows: int, n: int, seed: int, dependent: bool) -> None
     same(q, _K.np_orthonormal_rows(a, 1e-10))
     assert q.shape[0] <= min(rows, n)
     assert np.allclose(q @ q.T, np.eye(q.shape[0]), atol=1e-9)
+
+
+@pytest.mark.parametrize("w", [32, 64])
+def test_rans_refuses_wide_elements(w: int) -> None:
+    """rans is for 1- and 2-byte elements: its raw-bit buffer holds at most 15 bits a change, so a
+    wider call is refused before any kernel runs (the codec never makes one)."""
+    dt = WIDTHS[w]
+    base, data = np.zeros(8, dt), np.full(8, np.iinfo(dt).max >> 1, dt)
+    pos = np.arange(8, dtype=np.int32)
+    for encode in (K.rans_encode_values, K.np_rans_encode_values):
+        with pytest.raises(ValueError):
+            encode(data, base, pos, w, False)
+    table = np.zeros(2, np.uint8)
+    same(K.rans_decode_values(base, pos, table, np.zeros(4, np.uint8), table, w, False),
+         K.np_rans_decode_values(base, pos, table, np.zeros(4, np.uint8), table, w, False))
+    assert K.rans_decode_values(base, pos, table, np.zeros(4, np.uint8), table, w, False)[1] == _K.ERR_RANGE

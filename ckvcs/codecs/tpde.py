@@ -150,7 +150,7 @@ class TpdeCodec(Codec):
                 dtype: DType) -> tuple[int, list[np.ndarray]]:
         cands = []
         if mode in (None, VAL_MODEL, VAL_SHORT, VAL_RANS):
-            dense = _dense(nnz, data.size)
+            dense = _dense(nnz, data.size, dtype.itemsize)
             sel = _ro(mask.view(np.uint8) if dense else positions_of(mask, nnz))
         for m, short in ((VAL_MODEL, False), (VAL_SHORT, True)):
             if mode in (None, m):
@@ -274,10 +274,13 @@ def _tree_depth(dtype: DType) -> int:
     return (8 * dtype.itemsize).bit_length() - 1
 
 
-def _dense(nnz: int, count: int) -> bool:
+def _dense(nnz: int, count: int, itemsize: int) -> bool:
     """Whether the value kernels walk a flag per element rather than a list of positions: where at
-    least 3/4 changed, the flags' test is predictable and building positions would cost more."""
-    return nnz * 4 >= count * 3
+    least 3/4 changed, the flags' test is predictable and building positions would cost more.
+    Elements of 4 and 8 bytes only (fp32 saves change nearly everywhere): large 1- and 2-byte
+    tensors with that many changes take rans, which reads positions, so flags there would only
+    add compiled kernels (3-4 s each on a cold cache) for small tensors."""
+    return itemsize >= 4 and nnz * 4 >= count * 3
 
 
 def _decode_positions(mode: int, stream: np.ndarray, base: np.ndarray, nnz: int,
@@ -298,7 +301,7 @@ def _decode_positions(mode: int, stream: np.ndarray, base: np.ndarray, nnz: int,
         flags = bits[:count]
         if int(np.count_nonzero(flags)) != nnz:
             raise ValueError("tpde bitmap disagrees with the changed-element count")
-        if _dense(nnz, count):
+        if _dense(nnz, count, base.itemsize):
             return flags, True
         return positions_of(flags, nnz), False
     positions, err = K.rc_decode_mask(stream, base, w, mode == POS_BLOCKS, np.zeros(nnz + 1, _index_type(count)))

@@ -8,11 +8,13 @@ one go verbatim into the raw LSB-first bitstream the range-coded value modes use
 
 Why: the adaptive value model spends two to five binary decisions on each change, and each
 decision costs about as much as a whole rANS symbol. On bf16 the static table codes the
-make_corpus deltas in the same bytes and halves the value kernels' time. On wider elements it does not pay: fp32 lengths
-vary over 30 values and drift along a tensor, and a static table costs 19% more than the
-adaptive model (12.0 against 10.1 bits a change), so the mode takes 1- and 2-byte elements only.
+make_corpus deltas in the same bytes and halves the value kernels' time. On wider elements
+it does not pay: fp32 lengths vary over 30 values and drift along a tensor, and a static
+table costs 19% more than the adaptive model (12.0 against 10.1 bits a change), so the mode
+takes 1- and 2-byte elements only.
 
-docs/format.md ("Value streams", mode 3 rans) specifies the table and the coder.
+docs/format.md ("Value streams", mode 3 rans) specifies the table and the coder. Import the
+kernels through ``_kernels`` (this module imports from it, and it re-exports this one).
 """
 from __future__ import annotations
 

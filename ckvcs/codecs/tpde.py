@@ -117,8 +117,8 @@ class TpdeCodec(Codec):
         pos_mode = _POS_NAMES.get(self.positions) if self.positions != "auto" else _auto_positions(mask, nnz)
         val_mode = (_VAL_NAMES.get(self.values) if self.values != "auto"
                     else _auto_values(data, base, dtype, nnz))
-        if val_mode == VAL_RANS and (w > RANS_MAX_WIDTH or nnz == 0):
-            val_mode = _auto_values(data, base, dtype, nnz)  # configured for a whole repo: wider tensors go on
+        if val_mode == VAL_RANS and not (_rans_fits(dtype) and nnz):
+            val_mode = _auto_values(data, base, dtype, nnz)  # configured for a whole repo: the rest take "auto"
         pos_mode, pos_stream = self._positions(pos_mode, data, base, mask, nnz, w)
         val_mode, val_streams = self._values(val_mode, data, base, mask, nnz, dtype)
         head = _HEAD.pack(pos_mode, val_mode, self.kmax, 0, nnz)
@@ -157,9 +157,9 @@ class TpdeCodec(Codec):
                 rc, raw = _kernels().rc_encode_values(data, base, sel, dense, dtype.itemsize * 8, dtype.is_float,
                                                       self.kmax, short)
                 cands.append((m, [rc, raw]))
-        if (mode == VAL_RANS or (mode is None and nnz)) and dtype.itemsize * 8 <= RANS_MAX_WIDTH:
-            pos = positions_of(mask, nnz) if dense else sel
-            cands.append((VAL_RANS, list(_kernels().rans_encode_values(data, base, _ro(pos), dtype.itemsize * 8,
+        if (mode == VAL_RANS or (mode is None and nnz)) and _rans_fits(dtype):
+            assert not dense  # positions: _dense is false for 1- and 2-byte elements
+            cands.append((VAL_RANS, list(_kernels().rans_encode_values(data, base, sel, dtype.itemsize * 8,
                                                                        dtype.is_float))))
         if mode in (None, VAL_PLANES):
             dv = ordered_diff(data[mask], base[mask], dtype.is_float)
@@ -179,7 +179,7 @@ class TpdeCodec(Codec):
         pos_mode, val_mode, kmax, reserved, nnz = _HEAD.unpack_from(mv, 0)
         if pos_mode > POS_BLOCKS or val_mode > VAL_RANS or kmax > KMAX_LIMIT or reserved:
             raise ValueError("tpde header has an unknown mode")
-        if val_mode == VAL_RANS and dtype.itemsize * 8 > RANS_MAX_WIDTH:
+        if val_mode == VAL_RANS and not _rans_fits(dtype):
             raise ValueError(f"tpde value mode rans on {dtype.itemsize}-byte elements")
         if nnz > count:
             raise ValueError(f"tpde header claims {nnz} changes in {count} elements")
@@ -199,8 +199,8 @@ class TpdeCodec(Codec):
         w, is_float = dtype.itemsize * 8, dtype.is_float
         sel, dense = _decode_positions(pos_mode, streams[0], base, nnz, w)
         if val_mode == VAL_RANS:
-            pos = positions_of(sel, nnz) if dense else sel
-            out, err = _kernels().rans_decode_values(base, _ro(pos), *streams[1:], w, is_float)
+            assert not dense  # positions: _dense is false for 1- and 2-byte elements
+            out, err = _kernels().rans_decode_values(base, _ro(sel), *streams[1:], w, is_float)
             _check(err)
             return out
         if val_mode != VAL_PLANES:
@@ -247,7 +247,7 @@ def _auto_values(data: np.ndarray, base: np.ndarray, dtype: DType, nnz: int) -> 
         return None
     if not dtype.is_float:
         return VAL_PLANES
-    if dtype.itemsize * 8 <= RANS_MAX_WIDTH and nnz >= RANS_MIN:
+    if _rans_fits(dtype) and nnz >= RANS_MIN:
         return VAL_RANS
     return VAL_SHORT if _short_pays(data, base, dtype) else VAL_MODEL
 
@@ -272,6 +272,10 @@ def _tree_depth(dtype: DType) -> int:
     """Decisions of the length tree: log2 of the element width (the kernels' ``tree_depth``, here
     without importing numba)."""
     return (8 * dtype.itemsize).bit_length() - 1
+
+
+def _rans_fits(dtype: DType) -> bool:
+    return dtype.itemsize * 8 <= RANS_MAX_WIDTH
 
 
 def _dense(nnz: int, count: int, itemsize: int) -> bool:

@@ -24,6 +24,27 @@ def _ordered(v: U64, w: int, is_float: bool) -> U64:
 
 
 @numba.njit(inline="always")
+def _split_diff(x: U64, b: U64, w: int, is_float: bool) -> tuple[U64, U64, int]:
+    """(neg, mag, L) of the ordered difference of x against its base b: sign bit, magnitude
+    (1 <= mag <= 2**(w-1) for x != b) and its bit length."""
+    wmask = _M64 >> np.uint64(64 - w)
+    d = (_ordered(x, w, is_float) - _ordered(b, w, is_float)) & wmask
+    neg = (d >> np.uint64(w - 1)) & _U1
+    m = _U0 - neg
+    mag = ((d ^ m) - m) & wmask
+    return neg, mag, _bitlen(mag)
+
+
+@numba.njit(inline="always")
+def _join_diff(b: U64, neg: U64, mag: U64, w: int, is_float: bool) -> U64:
+    """The element whose :func:`_split_diff` against b gives (neg, mag): its inverse."""
+    wmask = _M64 >> np.uint64(64 - w)
+    m = _U0 - neg
+    d = ((mag ^ m) - m) & wmask
+    return _ordered((_ordered(b, w, is_float) + d) & wmask, w, is_float)
+
+
+@numba.njit(inline="always")
 def _value_tables(w: int, kmax: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     depth = 3 if w == 8 else (4 if w == 16 else (5 if w == 32 else 6))
     ptree = np.full((256 * PL_BUCKETS) << depth, PROB_INIT, np.uint16)
@@ -76,13 +97,8 @@ def _enc_value(out: np.ndarray, o: int, low: U64, rng: U64, raw: np.ndarray, r: 
                ptree: np.ndarray, pesc: np.ndarray, psign: np.ndarray, pman: np.ndarray, x: U64, b: U64, pl: int,
                w: int, is_float: bool, depth: int, kmax: int,
                short: bool) -> tuple[int, U64, U64, int, U64, int, int]:
-    wmask = _M64 >> np.uint64(64 - w)
-    d = (_ordered(x, w, is_float) - _ordered(b, w, is_float)) & wmask
+    neg, mag, L = _split_diff(x, b, w, is_float)
     e, s, mt = _val_ctx(b, w)
-    neg = (d >> np.uint64(w - 1)) & _U1
-    m = _U0 - neg
-    mag = ((d ^ m) - m) & wmask
-    L = _bitlen(mag)
     ctx = e * PL_BUCKETS + min(pl, PL_BUCKETS - 1)
     tree = True
     first = 1  # the smallest L the tree codes
@@ -155,12 +171,8 @@ def _dec_value(buf: np.ndarray, last: int, o: int, code: U64, rng: U64, raw: np.
     if rest > 32:
         r, acc, nacc, hi = _get_lsb(raw, rlast, r, acc, nacc, rest - 32)
         low |= hi << np.uint64(32)
-    wmask = _M64 >> np.uint64(64 - w)
     mag = (np.uint64(node) << np.uint64(rest)) | low
-    m = _U0 - np.uint64(neg)
-    d = ((mag ^ m) - m) & wmask
-    y = _ordered((_ordered(b, w, is_float) + d) & wmask, w, is_float)
-    return o, code, rng, r, acc, nacc, y, L
+    return o, code, rng, r, acc, nacc, _join_diff(b, np.uint64(neg), mag, w, is_float), L
 
 
 @numba.njit(inline="always")

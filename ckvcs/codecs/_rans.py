@@ -23,8 +23,8 @@ import struct
 import numba
 import numpy as np
 
-from ._kernels import _M64, _U0, _U1, _UFF, ERR_RANGE, ERR_TRUNCATED, U64, _bitlen, _exp_ctx
-from ._kernels_values import _get_lsb, _ordered, _put_lsb, _raw_done, _raw_pad
+from ._kernels import _U0, _U1, _UFF, ERR_RANGE, ERR_TRUNCATED, U64, _exp_ctx
+from ._kernels_values import _get_lsb, _join_diff, _put_lsb, _raw_done, _raw_pad, _split_diff
 
 RANS_BITS = 12                  # frequencies of a context sum to 2**RANS_BITS
 RANS_TOTAL = 1 << RANS_BITS
@@ -97,15 +97,10 @@ def _rans_symbols(data: np.ndarray, base: np.ndarray, pos: np.ndarray, w: int,
     hist = np.zeros((256, 2 * w + 2), np.int64)
     raw = np.empty(n * 2 + 16, np.uint8)  # w <= 16: at most 15 raw bits a change
     r, acc, nacc = 0, _U0, 0
-    wmask = _M64 >> np.uint64(64 - w)
     for j in range(n):
         i = pos[j]
         b = np.uint64(base[i])
-        d = (_ordered(np.uint64(data[i]), w, is_float) - _ordered(b, w, is_float)) & wmask
-        neg = (d >> np.uint64(w - 1)) & _U1
-        m = _U0 - neg
-        mag = ((d ^ m) - m) & wmask
-        L = _bitlen(mag)
+        neg, mag, L = _split_diff(np.uint64(data[i]), b, w, is_float)
         s = 2 * L + np.int64(neg)
         c = _exp_ctx(b, w)
         sym[j] = s
@@ -194,7 +189,6 @@ def _rans_decode(base: np.ndarray, pos: np.ndarray, buf: np.ndarray, raw: np.nda
     rpad, rlast = _raw_pad(raw)
     r, acc, nacc = 0, _U0, 0
     n = base.size
-    wmask = _M64 >> np.uint64(64 - w)
     mask = np.uint64(RANS_TOTAL - 1)
     for j in range(pos.size):
         i = pos[j]
@@ -215,10 +209,7 @@ def _rans_decode(base: np.ndarray, pos: np.ndarray, buf: np.ndarray, raw: np.nda
         low = _U0
         if L > 1:
             r, acc, nacc, low = _get_lsb(rpad, rlast, r, acc, nacc, L - 1)
-        mag = (_U1 << np.uint64(L - 1)) | low
-        m = _U0 - np.uint64(s & 1)
-        d = ((mag ^ m) - m) & wmask
-        res[i] = _ordered((_ordered(b, w, is_float) + d) & wmask, w, is_float)
+        res[i] = _join_diff(b, np.uint64(s & 1), (_U1 << np.uint64(L - 1)) | low, w, is_float)
     ok = x == np.uint64(RANS_LOW) and o == buf.size and _raw_done(raw, r, nacc)
     return res, (0 if ok else ERR_TRUNCATED)
 
